@@ -1,0 +1,7 @@
+"""The parts of the job queue that need neither Odoo nor a database.
+
+Channel scheduling, the job state machine, retry policy, argument encoding,
+request signing and the SQL contract live here. Every module in this package
+imports only the standard library (and its siblings, relatively), so the
+engine can be tested on a machine without Odoo.
+"""

@@ -1,0 +1,328 @@
+"""Every SQL statement the runner and the workers rely on, named for what it does.
+
+This module is the database contract of the queue: read it to know how jobs
+are claimed, leased, healed and announced. Statements take psycopg2-style
+named parameters. Times are UTC without time zone, like Odoo's Datetime.
+
+Leases. A worker running a job holds a session-level advisory lock
+``(JOB_LOCK_NS, job id)`` on the database connection the job runs in, taken
+in the same statement that marks the job started. If the worker process or
+its connection dies, PostgreSQL drops the lock; the runner finds started
+jobs whose lock it can take and puts them back to pending (or fails them once
+their tries are spent). No clock, heartbeat or guess is involved.
+
+Leadership. Each runner holds ``(RUNNER_LOCK_NS, 0)`` on its connection to a
+database while it dispatches for it; other runners wait for the lock, so one
+runner at a time dispatches into a database.
+"""
+
+from __future__ import annotations
+
+# Two-key advisory locks: (namespace, key). Namespaces are arbitrary but fixed.
+RUNNER_LOCK_NS = 0x5159_4A52  # "QYJR"
+JOB_LOCK_NS = 0x5159_4A4A  # "QYJJ"
+
+NOTIFY_CHANNEL = "queue_job"
+
+NOW_UTC = "(now() AT TIME ZONE 'UTC')"
+
+# -- schema --------------------------------------------------------------
+
+# Pending jobs are claimed per channel in (priority, id) order: one partial
+# index serves the claim, the scan of channels with work, and stays small
+# because done jobs leave it.
+CREATE_INDEXES = """
+CREATE INDEX IF NOT EXISTS queue_job_pending_claim_idx
+    ON queue_job (channel, priority, id) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS queue_job_pending_eta_idx
+    ON queue_job (eta) WHERE state = 'pending' AND eta IS NOT NULL;
+CREATE INDEX IF NOT EXISTS queue_job_running_idx
+    ON queue_job (channel) WHERE state IN ('enqueued', 'started');
+CREATE INDEX IF NOT EXISTS queue_job_waiting_idx
+    ON queue_job (graph_uuid) WHERE state = 'wait_dependencies';
+CREATE INDEX IF NOT EXISTS queue_job_vacuum_idx
+    ON queue_job (channel, date_done) WHERE state IN ('done', 'cancelled');
+CREATE INDEX IF NOT EXISTS queue_job_failed_idx
+    ON queue_job (channel) WHERE state = 'failed';
+"""
+
+# identity_key: at most one job per key that has not started yet. A started
+# job does not count, so a key can be enqueued again while its previous job
+# runs (the new one may have newer data to process).
+CREATE_IDENTITY_INDEX = """
+CREATE UNIQUE INDEX IF NOT EXISTS queue_job_identity_key_uniq
+    ON queue_job (identity_key)
+    WHERE identity_key IS NOT NULL AND state IN ('wait_dependencies', 'pending', 'enqueued');
+"""
+
+# One NOTIFY per statement that makes jobs pending, not one per row: the
+# runner only needs to know that there is something new to look at.
+CREATE_NOTIFY_TRIGGERS = f"""
+CREATE OR REPLACE FUNCTION queue_job_notify_pending() RETURNS trigger AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM new_rows WHERE state = 'pending') THEN
+        PERFORM pg_notify('{NOTIFY_CHANNEL}', '');
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS queue_job_notify ON queue_job;
+DROP TRIGGER IF EXISTS queue_job_notify_insert ON queue_job;
+DROP TRIGGER IF EXISTS queue_job_notify_update ON queue_job;
+CREATE TRIGGER queue_job_notify_insert AFTER INSERT ON queue_job
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION queue_job_notify_pending();
+CREATE TRIGGER queue_job_notify_update AFTER UPDATE ON queue_job
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION queue_job_notify_pending();
+"""
+
+# -- runner: databases and leadership -----------------------------------
+
+DATABASE_HAS_QUEUE_JOB = """
+SELECT 1 FROM ir_module_module
+ WHERE name = 'queue_job' AND state IN ('installed', 'to upgrade')
+   AND EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'queue_job')
+"""
+
+# A module upgrade is running (or was interrupted): dispatch nothing, the
+# code the jobs would run is in flux.
+DATABASE_IS_UPGRADING = """
+SELECT EXISTS (SELECT 1 FROM ir_module_module
+                WHERE state IN ('to upgrade', 'to install', 'to remove'))
+"""
+
+IS_ODOO_DATABASE = "SELECT 1 FROM pg_tables WHERE tablename = 'ir_module_module'"
+
+TRY_LEAD = f"SELECT pg_try_advisory_lock({RUNNER_LOCK_NS}, 0)"
+
+DATABASE_SECRET = "SELECT value FROM ir_config_parameter WHERE key = 'database.secret'"
+
+LISTEN = f"LISTEN {NOTIFY_CHANNEL}"
+
+# -- runner: what to dispatch --------------------------------------------
+
+# The distinct channels that have pending jobs, by skipping through the
+# claim index one channel at a time: cost grows with the number of channels,
+# not the number of jobs.
+PENDING_CHANNELS = """
+WITH RECURSIVE channels(name) AS (
+    (SELECT channel FROM queue_job WHERE state = 'pending' ORDER BY channel LIMIT 1)
+    UNION ALL
+    SELECT (SELECT channel FROM queue_job
+             WHERE state = 'pending' AND channel > channels.name
+             ORDER BY channel LIMIT 1)
+      FROM channels WHERE channels.name IS NOT NULL
+)
+SELECT name FROM channels WHERE name IS NOT NULL
+"""
+
+RUNNING_BY_CHANNEL = """
+SELECT channel, count(*) FROM queue_job
+ WHERE state IN ('enqueued', 'started') GROUP BY channel
+"""
+
+FAILED_CHANNELS = """
+SELECT DISTINCT channel FROM queue_job WHERE state = 'failed' AND channel = ANY(%(channels)s)
+"""
+
+# The best ready jobs of each channel, at most ``per_channel`` each.
+CANDIDATES = f"""
+SELECT j.id, j.channel, j.priority
+  FROM unnest(%(channels)s::varchar[]) AS c(name)
+ CROSS JOIN LATERAL (
+        SELECT id, channel, priority FROM queue_job
+         WHERE state = 'pending' AND channel = c.name
+           AND (eta IS NULL OR eta <= {NOW_UTC})
+         ORDER BY priority, id
+         LIMIT %(per_channel)s) AS j
+ ORDER BY j.priority, j.id
+"""
+
+# The state check makes a claim safe even if another runner got there first.
+MARK_ENQUEUED = f"""
+UPDATE queue_job SET state = 'enqueued', date_enqueued = {NOW_UTC}
+ WHERE id = ANY(%(ids)s) AND state = 'pending'
+RETURNING id, uuid, channel
+"""
+
+PUT_BACK_PENDING = """
+UPDATE queue_job SET state = 'pending', date_enqueued = NULL
+ WHERE uuid = %(uuid)s AND state = 'enqueued'
+"""
+
+NEXT_ETA = f"""
+SELECT EXTRACT(EPOCH FROM min(eta) - {NOW_UTC}) FROM queue_job
+ WHERE state = 'pending' AND eta > {NOW_UTC}
+"""
+
+# -- runner: healing -------------------------------------------------------
+
+# Jobs whose worker is gone: started, or handed over and not started within
+# the grace period (unless the runner's request is still on its way), and
+# nobody holds their lease. Tries were counted when
+# the job started; a job out of tries fails with a message saying why.
+_IDENTITY_TAKEN = """
+q.identity_key IS NOT NULL AND EXISTS (
+    SELECT 1 FROM queue_job other
+     WHERE other.identity_key = q.identity_key AND other.id <> q.id
+       AND other.state IN ('wait_dependencies', 'pending', 'enqueued'))
+"""
+
+HEAL_ORPHANS = f"""
+WITH candidates AS (
+    SELECT id FROM queue_job
+     WHERE state = 'started'
+        OR (state = 'enqueued' AND date_enqueued < {NOW_UTC} - make_interval(secs => %(grace)s)
+            AND NOT (uuid = ANY(%(in_flight)s::varchar[])))
+     FOR UPDATE SKIP LOCKED
+), orphans AS (
+    SELECT q.id,
+           q.state = 'started' AND q.max_retries > 0 AND q.retry >= q.max_retries AS exhausted,
+           {_IDENTITY_TAKEN} AS superseded
+      FROM candidates c JOIN queue_job q ON q.id = c.id
+     WHERE pg_try_advisory_xact_lock({JOB_LOCK_NS}, c.id)
+)
+UPDATE queue_job q
+   SET state = CASE WHEN o.exhausted THEN 'failed'
+                    WHEN o.superseded THEN 'cancelled' ELSE 'pending' END,
+       exc_name = CASE WHEN o.exhausted THEN 'queue_job.WorkerLost' ELSE q.exc_name END,
+       exc_message = CASE WHEN o.exhausted
+           THEN 'The worker running this job died ' || q.retry
+                || ' time(s) (killed, out of memory, time limit or lost connection); '
+                || 'gave up after max_retries=' || q.max_retries
+           ELSE q.exc_message END,
+       result = CASE
+           WHEN o.superseded THEN 'Worker lost; a newer job with the same identity key is waiting'
+           WHEN q.state = 'started' THEN 'Worker lost while running (try ' || q.retry || ')'
+           ELSE q.result END,
+       date_cancelled = CASE WHEN o.superseded THEN {NOW_UTC} ELSE q.date_cancelled END,
+       date_enqueued = NULL, date_started = NULL, worker_pid = NULL
+  FROM orphans o
+ WHERE q.id = o.id
+RETURNING q.uuid, q.channel, q.state, q.retry
+"""
+
+# A worker that died between committing a parent and waking its children
+# leaves them waiting: wake every waiting job whose parents are all done.
+WAKE_READY_CHILDREN = """
+UPDATE queue_job child SET state = 'pending'
+ WHERE child.id IN (
+        SELECT w.id FROM queue_job w
+         WHERE w.state = 'wait_dependencies'
+           AND NOT EXISTS (
+                SELECT 1 FROM queue_job parent
+                 WHERE parent.graph_uuid = w.graph_uuid
+                   AND parent.uuid IN (SELECT jsonb_array_elements_text(
+                                              w.dependencies -> 'depends_on'))
+                   AND parent.state <> 'done')
+         LIMIT 1000
+         FOR UPDATE SKIP LOCKED)
+RETURNING child.uuid
+"""
+
+# -- worker: one job at a time, on the job's own connection -----------------
+
+# Run in a transaction at READ COMMITTED: SKIP LOCKED and a snapshot taken
+# before a concurrent claim committed do not mix at REPEATABLE READ.
+SET_READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
+
+_STARTED_RETURNING = f"""
+RETURNING id, uuid, retry, pg_advisory_lock({JOB_LOCK_NS}, id) IS NULL AS leased
+"""
+
+START_ENQUEUED = (
+    f"""
+UPDATE queue_job
+   SET state = 'started', date_started = {NOW_UTC}, worker_pid = %(pid)s,
+       retry = retry + 1, exc_name = NULL, exc_message = NULL, exc_info = NULL
+ WHERE uuid = %(uuid)s AND state = 'enqueued'
+"""
+    + _STARTED_RETURNING
+)
+
+# The next ready job of the slot's channels, for a worker that still has
+# time in its slot: same order as the runner's claim.
+START_NEXT = (
+    f"""
+UPDATE queue_job
+   SET state = 'started', date_enqueued = {NOW_UTC}, date_started = {NOW_UTC},
+       worker_pid = %(pid)s, retry = retry + 1,
+       exc_name = NULL, exc_message = NULL, exc_info = NULL
+ WHERE id = (
+        SELECT j.id
+          FROM unnest(%(channels)s::varchar[]) AS c(name)
+         CROSS JOIN LATERAL (
+                SELECT id, priority FROM queue_job
+                 WHERE state = 'pending' AND channel = c.name
+                   AND (eta IS NULL OR eta <= {NOW_UTC})
+                 ORDER BY priority, id
+                 LIMIT 1
+                 FOR UPDATE SKIP LOCKED) AS j
+         ORDER BY j.priority, j.id
+         LIMIT 1)
+"""
+    + _STARTED_RETURNING
+)
+
+RELEASE_LEASE = f"SELECT pg_advisory_unlock({JOB_LOCK_NS}, %(id)s)"
+
+MARK_DONE = f"""
+UPDATE queue_job
+   SET state = 'done', date_done = {NOW_UTC}, result = %(result)s,
+       exec_time = EXTRACT(EPOCH FROM {NOW_UTC} - date_started),
+       exc_name = NULL, exc_message = NULL, exc_info = NULL
+ WHERE id = %(id)s AND state = 'started'
+"""
+
+# A job to retry goes back to pending, unless a newer job with the same
+# identity key already waits: then that one will do the work.
+POSTPONE = f"""
+UPDATE queue_job q
+   SET state = CASE WHEN {_IDENTITY_TAKEN} THEN 'cancelled' ELSE 'pending' END,
+       date_cancelled = CASE WHEN {_IDENTITY_TAKEN} THEN {NOW_UTC} END,
+       eta = {NOW_UTC} + make_interval(secs => %(seconds)s),
+       result = %(result)s, retry = retry - %(uncount)s,
+       date_enqueued = NULL, date_started = NULL, worker_pid = NULL,
+       exc_name = NULL, exc_message = NULL, exc_info = NULL
+ WHERE id = %(id)s AND state = 'started'
+RETURNING state
+"""
+
+# Lock the children first (READ COMMITTED, outside the job's transaction):
+# of two parents finishing at once, the second to get here sees both done.
+LOCK_CHILDREN = """
+SELECT child.id FROM queue_job child
+ WHERE child.graph_uuid = %(graph_uuid)s AND child.state = 'wait_dependencies'
+   AND child.uuid IN (SELECT jsonb_array_elements_text(%(children)s::jsonb))
+ ORDER BY child.id
+   FOR UPDATE
+"""
+
+WAKE_CHILDREN = """
+UPDATE queue_job child SET state = 'pending'
+ WHERE child.id = ANY(%(ids)s) AND child.state = 'wait_dependencies'
+   AND NOT EXISTS (
+        SELECT 1 FROM queue_job parent
+         WHERE parent.graph_uuid = child.graph_uuid
+           AND parent.uuid IN (SELECT jsonb_array_elements_text(
+                                      child.dependencies -> 'depends_on'))
+           AND parent.state <> 'done')
+RETURNING child.uuid
+"""
+
+CANCEL_CHILDREN = """
+WITH RECURSIVE descendants(uuid) AS (
+    SELECT jsonb_array_elements_text(dependencies -> 'reverse_depends_on')
+      FROM queue_job WHERE id = %(id)s
+    UNION
+    SELECT jsonb_array_elements_text(q.dependencies -> 'reverse_depends_on')
+      FROM queue_job q JOIN descendants d ON q.uuid = d.uuid
+     WHERE q.graph_uuid = %(graph_uuid)s
+)
+UPDATE queue_job SET state = 'cancelled', date_cancelled = (now() AT TIME ZONE 'UTC'),
+       result = %(result)s
+ WHERE graph_uuid = %(graph_uuid)s AND state = 'wait_dependencies'
+   AND uuid IN (SELECT uuid FROM descendants)
+RETURNING uuid
+"""

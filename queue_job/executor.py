@@ -1,0 +1,186 @@
+"""Running jobs inside an Odoo worker, each in its own transaction.
+
+A run request from the runner is a *slot*: one job it claimed (state
+enqueued), then, while the slot's time budget lasts, the next ready jobs of
+the same channels, claimed here one at a time. The slot never runs two jobs
+at once, so a channel never runs more jobs than the runner gave it slots.
+
+Every job runs on its own database connection, which holds the job's lease
+(see engine/sql.py) from the statement that marks it started until its
+outcome is committed.
+"""
+
+import logging
+import os
+import random
+import time
+import traceback
+from dataclasses import dataclass
+
+import psycopg2
+from psycopg2 import errorcodes
+
+from odoo import SUPERUSER_ID, api
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+
+from .engine import codec, sql
+from .engine.states import DONE, FAILED, PENDING
+from .exception import FailedJobError, RetryableJobError
+from .job import Job
+
+_logger = logging.getLogger(__name__)
+
+CONCURRENCY_RETRY_SECONDS = (2, 10)  # random delay after a serialization failure or deadlock
+
+
+@dataclass
+class Outcome:
+    uuid: str
+    state: str  # done, failed, pending (retry later), cancelled (superseded)
+    seconds: float
+
+
+def _failure_values(exc, traceback_text):
+    name = type(exc).__name__
+    module = getattr(type(exc), "__module__", "")
+    if module and module != "builtins":
+        name = f"{module}.{name}"
+    message = getattr(exc, "name", None) or str(exc) or name
+    return {"exc_name": name, "exc_message": message, "exc_info": traceback_text}
+
+
+class SlotRunner:
+    """Runs the jobs of one slot in this worker process."""
+
+    def __init__(self, registry, channels=(), budget=0.0, max_jobs=1):
+        self.registry = registry
+        self.channels = list(channels)
+        self.budget = budget
+        self.max_jobs = max_jobs
+        self.pid = os.getpid()
+
+    def run(self, first_uuid):
+        outcomes = []
+        deadline = time.monotonic() + self.budget
+        outcome = self._run_one(sql.START_ENQUEUED, {"uuid": first_uuid, "pid": self.pid})
+        if outcome is None:
+            _logger.info("job %s on %s: not enqueued any more, nothing to run", first_uuid, self.registry.db_name)
+            return outcomes
+        outcomes.append(outcome)
+        while (
+            self.channels
+            and outcome is not None
+            and outcome.state == DONE
+            and len(outcomes) < self.max_jobs
+            and time.monotonic() < deadline
+        ):
+            outcome = self._run_one(sql.START_NEXT, {"channels": self.channels, "pid": self.pid})
+            if outcome is not None:
+                outcomes.append(outcome)
+        return outcomes
+
+    def _run_one(self, claim, params):
+        with self.registry.cursor() as cr:
+            cr.execute(sql.SET_READ_COMMITTED)
+            cr.execute(claim, params)
+            row = cr.fetchone()
+            cr.commit()
+            if row is None:
+                return None
+            job_id, uuid, _tries, _leased = row
+            try:
+                return self._perform(cr, job_id, uuid)
+            finally:
+                self._release(cr, job_id, uuid)
+
+    def _release(self, cr, job_id, uuid):
+        try:
+            cr.rollback()
+            cr.execute(sql.RELEASE_LEASE, {"id": job_id})
+            cr.commit()
+        except psycopg2.Error:
+            # The connection is broken: PostgreSQL already dropped the lease.
+            # Never let a pooled connection carry a lease to another job.
+            _logger.warning("job %s on %s: could not release its lease; closing the connection", uuid, cr.dbname)
+            cr._cnx.close()
+
+    def _perform(self, cr, job_id, uuid):
+        started = time.monotonic()
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        try:
+            job = Job.load(env, uuid)
+        except Exception as exc:  # model or method gone, undecodable arguments...
+            cr.rollback()
+            return self._fail(cr, job_id, uuid, exc, started, loading=True)
+        try:
+            job._call()
+            env.flush_all()
+            result = str(job.result) if job.result not in (None, False, "") else None
+            cr.execute(sql.MARK_DONE, {"id": job_id, "result": result})
+            cr.commit()
+        except RetryableJobError as exc:
+            cr.rollback()
+            seconds = job._get_retry_seconds(exc.seconds)
+            return self._postpone(cr, job_id, uuid, str(exc), seconds, exc.ignore_retry, started)
+        except psycopg2.OperationalError as exc:
+            cr.rollback()
+            if not isinstance(exc, PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
+                return self._fail(cr, job_id, uuid, exc, started)
+            seconds = random.randint(*CONCURRENCY_RETRY_SECONDS)
+            reason = f"{errorcodes.lookup(exc.pgcode) if exc.pgcode else type(exc).__name__}: retried in {seconds} s"
+            _logger.info("job %s on %s: %s", uuid, cr.dbname, reason)
+            return self._postpone(cr, job_id, uuid, reason, seconds, True, started)
+        except Exception as exc:
+            cr.rollback()
+            return self._fail(cr, job_id, uuid, exc, started)
+        self._wake_children(cr, job)
+        elapsed = time.monotonic() - started
+        _logger.debug("job %s on %s (%s): done in %.3fs", uuid, cr.dbname, job.channel, elapsed)
+        return Outcome(uuid, DONE, elapsed)
+
+    def _postpone(self, cr, job_id, uuid, reason, seconds, ignore_retry, started):
+        cr.execute(
+            sql.POSTPONE,
+            {"id": job_id, "seconds": float(seconds), "result": reason, "uncount": 1 if ignore_retry else 0},
+        )
+        row = cr.fetchone()
+        cr.commit()
+        state = row[0] if row else PENDING
+        _logger.info("job %s on %s: retry in %ss (%s)", uuid, cr.dbname, seconds, reason)
+        return Outcome(uuid, state, time.monotonic() - started)
+
+    def _fail(self, cr, job_id, uuid, exc, started, loading=False):
+        text = "".join(traceback.format_exception(exc))
+        if loading:
+            _logger.error("job %s on %s cannot be loaded: %s", uuid, cr.dbname, exc)
+        else:
+            _logger.error("job %s on %s failed:\n%s", uuid, cr.dbname, text)
+        values = _failure_values(exc, text)
+        if isinstance(exc, codec.UndecodableValue):
+            values["exc_message"] = f"The job's stored arguments cannot be read: {exc}"
+        elif loading and isinstance(exc, AttributeError):
+            values["exc_message"] = f"The job cannot be run: {exc}"
+        values["state"] = FAILED
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        job_model = env["queue.job"]
+        record = job_model.browse(job_id).with_context(_job_edit_sentinel=job_model.EDIT_SENTINEL)
+        record.write(values)
+        env.flush_all()
+        cr.commit()
+        return Outcome(uuid, FAILED, time.monotonic() - started)
+
+    def _wake_children(self, cr, job):
+        """Children whose parents are now all done become pending (READ COMMITTED)."""
+        children = job._reverse_depends_on_uuids
+        if not job.graph_uuid or not children:
+            return
+        for attempt in range(5):
+            try:
+                cr.execute(sql.SET_READ_COMMITTED)
+                job.env["queue.job"]._job_wake_children(job.uuid)
+                cr.commit()
+                return
+            except psycopg2.errors.DeadlockDetected:
+                cr.rollback()
+                time.sleep(random.uniform(0, 0.1 * 2**attempt))
+        _logger.warning("job %s: could not wake its children; the runner will", job.uuid)

@@ -1,0 +1,104 @@
+"""The runner's connection to one database: leadership, notifications, claims."""
+
+import logging
+import os
+from contextlib import closing
+
+import psycopg2
+from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT
+
+from ..engine import sql
+from .settings import connection_info
+
+_logger = logging.getLogger(__name__)
+
+
+class Database:
+    """One autocommit connection, LISTENing, and the runner lock when it leads."""
+
+    def __init__(self, name):
+        self.name = name
+        info = connection_info(name)
+        info["application_name"] = f"queue_job runner {os.getpid()}"
+        self.conn = psycopg2.connect(**info)
+        self.conn.set_isolation_level(ISOLATION_LEVEL_AUTOCOMMIT)
+        self.leader = False
+        self._secret = None
+
+    def close(self):
+        try:
+            self.conn.close()
+        except psycopg2.Error:
+            pass
+        self.leader = False
+
+    def fileno(self):
+        return self.conn.fileno()
+
+    def _fetchall(self, query, params=None):
+        with closing(self.conn.cursor()) as cr:
+            cr.execute(query, params)
+            return cr.fetchall() if cr.description else []
+
+    def _fetchone(self, query, params=None):
+        with closing(self.conn.cursor()) as cr:
+            cr.execute(query, params)
+            return cr.fetchone()
+
+    def has_queue_job(self):
+        if not self._fetchone(sql.IS_ODOO_DATABASE):
+            return False
+        return bool(self._fetchone(sql.DATABASE_HAS_QUEUE_JOB))
+
+    def try_lead(self):
+        """Take the runner lock of this database if nobody holds it; LISTEN once leading."""
+        if not self.leader and self._fetchone(sql.TRY_LEAD)[0]:
+            self._fetchall(sql.LISTEN)
+            self.leader = True
+        return self.leader
+
+    def is_upgrading(self):
+        return self._fetchone(sql.DATABASE_IS_UPGRADING)[0]
+
+    def secret(self):
+        if self._secret is None:
+            row = self._fetchone(sql.DATABASE_SECRET)
+            self._secret = row[0] if row else ""
+        return self._secret
+
+    def drain_notifications(self):
+        """Read pending notifications; True if any arrived."""
+        self.conn.poll()
+        arrived = bool(self.conn.notifies)
+        self.conn.notifies.clear()
+        return arrived
+
+    def pending_channels(self):
+        return [row[0] for row in self._fetchall(sql.PENDING_CHANNELS)]
+
+    def running_by_channel(self):
+        return dict(self._fetchall(sql.RUNNING_BY_CHANNEL))
+
+    def channels_with_failures(self, channels):
+        return {row[0] for row in self._fetchall(sql.FAILED_CHANNELS, {"channels": list(channels)})}
+
+    def candidates(self, channels, per_channel):
+        return self._fetchall(sql.CANDIDATES, {"channels": list(channels), "per_channel": per_channel})
+
+    def mark_enqueued(self, ids):
+        return self._fetchall(sql.MARK_ENQUEUED, {"ids": list(ids)})
+
+    def put_back_pending(self, uuid):
+        with closing(self.conn.cursor()) as cr:
+            cr.execute(sql.PUT_BACK_PENDING, {"uuid": uuid})
+            return cr.rowcount
+
+    def seconds_to_next_eta(self):
+        row = self._fetchone(sql.NEXT_ETA)
+        return None if row is None or row[0] is None else float(row[0])
+
+    def heal_orphans(self, grace, in_flight_uuids):
+        return self._fetchall(sql.HEAL_ORPHANS, {"grace": grace, "in_flight": list(in_flight_uuids)})
+
+    def wake_ready_children(self):
+        return self._fetchall(sql.WAKE_READY_CHILDREN)

@@ -1,0 +1,315 @@
+"""The jobrunner: decides which jobs start, and asks Odoo workers to run them.
+
+It keeps no job in memory. For each database it leads, it looks at which
+channels have pending jobs, how many slots each channel has free, and claims
+the best ready jobs straight from PostgreSQL; a claimed job goes to a worker
+over HTTP as a *slot* (see executor.py). It wakes on NOTIFY, when a slot
+ends, at the next ETA, and on a timer for healing and new databases.
+"""
+
+import logging
+import os
+import selectors
+import time
+from collections import defaultdict
+
+import psycopg2
+
+from ..databases import served_databases
+from ..engine.channels import ThrottleClock
+from .settings import RunnerConfig
+from .database import Database
+from .dispatcher import Dispatcher, Slot
+
+_logger = logging.getLogger(__name__)
+
+POLL_INTERVAL = 30.0  # seconds: look at every database even without news
+RECONNECT_DELAY = 2.0
+UPGRADE_CHECK_INTERVAL = 2.0
+WAKE_CHILDREN_INTERVAL = 60.0
+
+
+class QueueJobRunner:
+    def __init__(self, config=None, heartbeat=None):
+        self.config = config or RunnerConfig.from_environ_or_config()
+        self.tree = self.config.channels
+        self.throttle = ThrottleClock(self.tree)
+        self.heartbeat = heartbeat or (lambda: None)
+        self.databases = {}  # name -> Database
+        self.in_flight = defaultdict(lambda: defaultdict(int))  # db -> configured channel -> slots
+        self.in_flight_uuids = defaultdict(set)  # db -> uuids of jobs handed to a worker
+        self.dirty = set()  # databases to dispatch for at the next turn
+        self._stop = False
+        self._stop_r, self._stop_w = os.pipe()
+        self._next = defaultdict(float)  # timer name -> monotonic time it is due
+        self._retry_db_at = {}
+        self._upgrading = {}  # db -> (checked at, upgrading?)
+        self._wakeups = {}  # db -> monotonic time of its next ETA
+        self._candidates = set()  # databases this server may serve
+        self.dispatcher = Dispatcher(self.config, threads=min(256, self.tree.spec("root").capacity or 1))
+
+    @classmethod
+    def from_environ_or_config(cls):
+        return cls()
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def stop(self):
+        _logger.info("queue job runner: stop requested")
+        self._stop = True
+        os.write(self._stop_w, b".")
+
+    def run(self):
+        _logger.info("queue job runner starting, channels: %s", self.tree.describe())
+        try:
+            while not self._stop:
+                try:
+                    self._turn()
+                except Exception:
+                    # Never die: log, start afresh with new connections.
+                    _logger.exception("queue job runner: unexpected error; restarting in %ss", RECONNECT_DELAY)
+                    for name in list(self.databases):
+                        self._forget(name)
+                    time.sleep(RECONNECT_DELAY)
+        finally:
+            self.dispatcher.stop()
+            for db in self.databases.values():
+                db.close()
+            self.databases.clear()
+            _logger.info("queue job runner stopped")
+
+    def _turn(self):
+        self.heartbeat()
+        self._refresh_databases()
+        self._collect_finished_slots()
+        self._heal()
+        for name in list(self.dirty):
+            self.dirty.discard(name)
+            self._dispatch(name)
+        self._wait()
+
+    def _due(self, timer, interval):
+        now = time.monotonic()
+        if now >= self._next[timer]:
+            self._next[timer] = now + interval
+            return True
+        return False
+
+    # -- databases ---------------------------------------------------------------
+
+    def _refresh_databases(self):
+        if self._due("databases", self.config.db_refresh_interval):
+            try:
+                names = set(served_databases())
+            except psycopg2.Error as exc:
+                _logger.warning("queue job runner: cannot list databases: %s", exc)
+                names = set(self.databases)
+            for name in set(self.databases) - names:
+                _logger.info("queue job runner: database %s is gone", name)
+                self._forget(name)
+            for name in set(self._retry_db_at) - names:
+                del self._retry_db_at[name]
+            self._candidates = names
+        now = time.monotonic()
+        for name in self._candidates:
+            db = self.databases.get(name)
+            if db is None and now >= self._retry_db_at.get(name, 0):
+                db = self._open(name)
+            if db is not None and not db.leader and self._due(f"lead:{name}", 5.0):
+                self._try_lead(db)
+
+    def _open(self, name):
+        try:
+            db = Database(name)
+            if not db.has_queue_job():
+                db.close()
+                self._retry_db_at[name] = time.monotonic() + self.config.db_refresh_interval
+                return None
+        except psycopg2.Error as exc:
+            _logger.warning("queue job runner: cannot open database %s: %s", name, exc)
+            self._retry_db_at[name] = time.monotonic() + RECONNECT_DELAY
+            return None
+        self._retry_db_at.pop(name, None)
+        self.databases[name] = db
+        return db
+
+    def _try_lead(self, db):
+        try:
+            if db.try_lead():
+                _logger.info("queue job runner ready for db %s", db.name)
+                self.dirty.add(db.name)
+            elif not getattr(db, "_said_standby", False):
+                _logger.info("queue job runner: another runner dispatches for db %s; standing by", db.name)
+                db._said_standby = True
+        except psycopg2.Error as exc:
+            self._lost(db.name, exc)
+
+    def _forget(self, name):
+        db = self.databases.pop(name, None)
+        if db is not None:
+            db.close()
+        self._wakeups.pop(name, None)
+        self.dirty.discard(name)
+
+    def _lost(self, name, exc):
+        _logger.warning("queue job runner: lost database %s (%s); reconnecting", name, str(exc).strip())
+        self._forget(name)
+        self._retry_db_at[name] = time.monotonic() + RECONNECT_DELAY
+
+    # -- dispatching ------------------------------------------------------------
+
+    def _running(self, name, db):
+        """Slots in use by configured channel: ours in flight, or what the table says if more."""
+        from_table = defaultdict(int)
+        for channel, count in db.running_by_channel().items():
+            from_table[self.tree.resolve(channel)] += count
+        ours = self.in_flight[name]
+        return {channel: max(ours.get(channel, 0), from_table.get(channel, 0)) for channel in set(ours) | set(from_table)}
+
+    def _blocked(self, db, pending_by_channel):
+        blocked = self.throttle.blocked(time.time())
+        sequential = self.tree.sequential()
+        if sequential:
+            raw = [raw for channel in sequential for raw in pending_by_channel.get(channel, ())]
+            if raw:
+                blocked |= {self.tree.resolve(channel) for channel in db.channels_with_failures(raw)}
+        return blocked
+
+    def _upgrading_now(self, db):
+        checked_at, upgrading = self._upgrading.get(db.name, (0.0, False))
+        if time.monotonic() - checked_at > UPGRADE_CHECK_INTERVAL:
+            upgrading = db.is_upgrading()
+            if upgrading and not self._upgrading.get(db.name, (0, False))[1]:
+                _logger.info("queue job runner: db %s is being upgraded; dispatching paused", db.name)
+            self._upgrading[db.name] = (time.monotonic(), upgrading)
+        return upgrading
+
+    def _dispatch(self, name):
+        db = self.databases.get(name)
+        if db is None or not db.leader:
+            return
+        try:
+            db.drain_notifications()
+            if self._upgrading_now(db):
+                self._wakeups[name] = time.monotonic() + UPGRADE_CHECK_INTERVAL
+                return
+            self._claim_and_send(name, db)
+            delay = db.seconds_to_next_eta()
+            self._wakeups[name] = time.monotonic() + delay if delay is not None else None
+        except psycopg2.Error as exc:
+            self._lost(name, exc)
+
+    def _claim_and_send(self, name, db):
+        running = self._running(name, db)
+        free = self.tree.free_slots(running)
+        if not any(free.values()):
+            return
+        pending_by_channel = defaultdict(list)
+        for raw in db.pending_channels():
+            pending_by_channel[self.tree.resolve(raw)].append(raw)
+        blocked = self._blocked(db, pending_by_channel)
+        wanted = [
+            raw
+            for channel, raws in pending_by_channel.items()
+            if free.get(channel) and not blocked.intersection(self.tree.lineage(channel))
+            for raw in raws
+        ]
+        if not wanted:
+            return
+        per_channel = max(free[self.tree.resolve(raw)] for raw in wanted)
+        candidates = db.candidates(wanted, per_channel)
+        chosen = self.tree.allocate(candidates, lambda row: row[1], running, blocked)
+        if not chosen:
+            return
+        secret = db.secret()
+        for job_id, uuid, raw in db.mark_enqueued([row[0] for row in chosen]):
+            channel = self.tree.resolve(raw)
+            throttled = any(self.tree.spec(c).throttle for c in self.tree.lineage(channel))
+            slot = Slot(
+                db=name,
+                uuid=uuid,
+                channel=channel,
+                continue_with=[] if throttled else pending_by_channel[channel],
+                budget=0.0 if throttled else self.config.slot_budget,
+                max_jobs=1 if throttled else self.config.slot_max_jobs,
+            )
+            self.in_flight[name][channel] += 1
+            self.in_flight_uuids[name].add(uuid)
+            self.throttle.started(channel, self.tree, time.time())
+            _logger.debug("queue job runner: job %s on %s (channel %s) sent to a worker", uuid, name, raw)
+            self.dispatcher.submit(slot, secret)
+
+    def _collect_finished_slots(self):
+        self.dispatcher.drain_wakeups()
+        while not self.dispatcher.finished.empty():
+            slot = self.dispatcher.finished.get_nowait()
+            self.in_flight[slot.db][slot.channel] -= 1
+            self.in_flight_uuids[slot.db].discard(slot.uuid)
+            self.dirty.add(slot.db)
+            if slot.error:
+                self._slot_failed(slot)
+
+    def _slot_failed(self, slot):
+        # The worker may never have seen the request: give the job back. If it
+        # did start it, the job's lease tells the healer what happened.
+        _logger.warning("queue job runner: request for job %s on %s failed: %s", slot.uuid, slot.db, slot.error)
+        db = self.databases.get(slot.db)
+        if db is None:
+            return
+        try:
+            db.put_back_pending(slot.uuid)
+        except psycopg2.Error as exc:
+            self._lost(slot.db, exc)
+
+    # -- healing --------------------------------------------------------------
+
+    def _heal(self):
+        if not self._due("heal", self.config.heal_interval):
+            return
+        wake_children = self._due("wake_children", WAKE_CHILDREN_INTERVAL)
+        for name, db in list(self.databases.items()):
+            if not db.leader:
+                continue
+            try:
+                for uuid, channel, state, tries in db.heal_orphans(self.config.enqueued_grace, self.in_flight_uuids[name]):
+                    _logger.warning(
+                        "queue job runner: job %s on %s (channel %s) lost its worker; now %s after %s tries",
+                        uuid, name, channel, state, tries,
+                    )
+                    self.dirty.add(name)
+                if wake_children and db.wake_ready_children():
+                    self.dirty.add(name)
+            except psycopg2.Error as exc:
+                self._lost(name, exc)
+
+    # -- waiting ----------------------------------------------------------------
+
+    def _wait(self):
+        if self.dirty or not self.dispatcher.finished.empty():
+            return
+        now = time.monotonic()
+        deadlines = [now + POLL_INTERVAL, self._next["heal"], self._next["databases"]]
+        deadlines += [at for at in self._wakeups.values() if at is not None]
+        throttle_at = self.throttle.next_wakeup(time.time())
+        if throttle_at is not None:
+            deadlines.append(now + (throttle_at - time.time()))
+        deadlines += [at for at in self._retry_db_at.values() if at > now]
+        timeout = max(0.0, min(deadlines) - now)
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._stop_r, selectors.EVENT_READ)
+            selector.register(self.dispatcher.wake_r, selectors.EVENT_READ)
+            for name, db in self.databases.items():
+                if db.leader:
+                    selector.register(db, selectors.EVENT_READ, name)
+            for key, _events in selector.select(timeout=min(timeout, 10.0)):
+                if key.data:
+                    self.dirty.add(key.data)
+        now = time.monotonic()
+        for name, at in self._wakeups.items():
+            if at is not None and at <= now:
+                self.dirty.add(name)
+        if throttle_at is not None and throttle_at <= time.time():
+            self.dirty.update(name for name, db in self.databases.items() if db.leader)
+        if now >= self._next["poll"]:
+            self._next["poll"] = now + POLL_INTERVAL
+            self.dirty.update(name for name, db in self.databases.items() if db.leader)

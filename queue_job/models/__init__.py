@@ -1,0 +1,4 @@
+from . import base
+from . import queue_job
+from . import queue_job_channel
+from . import queue_job_function
