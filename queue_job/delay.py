@@ -18,6 +18,7 @@ import uuid
 from collections import defaultdict, deque
 
 from .job import Job
+from .job import Job as _StoredJob  # not replaced by trap_jobs(), which patches Job
 from .utils import must_run_without_delay
 
 _logger = logging.getLogger(__name__)
@@ -176,13 +177,12 @@ class DelayableGraph(Graph):
                 vertex._generated_job = Job._load_from_db_record(existing)
             return
 
-        jobs = [vertex._generated_job for vertex in graph.topological_sort()]
-        stored = jobs[0].env["queue.job"]._job_insert(jobs)
-        # A single job may turn out to be a twin of one enqueued concurrently.
-        if len(vertices) == 1 and stored:
-            vertex = next(iter(vertices))
-            if stored[0] is not vertex._generated_job:
-                vertex._generated_job = stored[0]
+        for vertex in graph.topological_sort():
+            stored = vertex._generated_job.store()
+            # A single job may turn out to be the twin of one enqueued
+            # concurrently (same identity key): hand out the one that exists.
+            if isinstance(stored, _StoredJob) and len(vertices) == 1:
+                vertex._generated_job = stored
 
 
 class DelayableChain:

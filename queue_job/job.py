@@ -125,6 +125,7 @@ class Job:
         )
         for name in ("date_created", "date_enqueued", "date_started", "date_done", "date_cancelled"):
             setattr(job_, name, record[name] or None)
+        job_._stored = True
         job_.state = record.state
         job_.graph_uuid = record.graph_uuid or None
         job_.result = record.result or None
@@ -206,6 +207,7 @@ class Job:
         self.eta = eta
         self.channel = channel
         self.worker_pid = None
+        self._stored = False
 
     # -- identity and description -----------------------------------------
 
@@ -483,13 +485,19 @@ class Job:
         return vals
 
     def store(self):
-        """Save the job: insert it when new, update it otherwise."""
-        record = self.db_record()
+        """Save the job: insert it when new, update it otherwise.
+
+        Returns the stored job: for a new job whose identity key matches a
+        job already waiting, that one.
+        """
         model = self.env["queue.job"]
-        if record:
+        if self._stored:
+            record = self.db_record()
             record.with_context(_job_edit_sentinel=model.EDIT_SENTINEL).write(self._store_values())
-        else:
-            model._job_insert([self])
+            return self
+        stored = model._job_insert([self])[0]
+        self._stored = True
+        return stored
 
     # -- comparison --------------------------------------------------------
 

@@ -1,0 +1,89 @@
+"""Jobs of every kind an addon written for OCA queue_job enqueues."""
+
+import time
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+from odoo.addons.queue_job.delay import chain, group
+from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
+from odoo.addons.queue_job.job import identity_exact
+
+
+class QueueJobProbe(models.Model):
+    _name = "queue.job.probe"
+    _description = "Job queue probe"
+
+    name = fields.Char(required=True)
+    runs = fields.Integer(help="How many times a job of this probe committed its effect")
+
+    # -- job methods ---------------------------------------------------------
+
+    def job_touch(self, tag="touch"):
+        """Record one run of a job"""
+        self.ensure_one()
+        self.env["queue.job.probe.effect"].create(
+            {"probe_id": self.id, "tag": tag, "job_uuid": self.env.context.get("job_uuid")}
+        )
+        self.runs += 1
+        return f"touched {self.name} ({tag})"
+
+    def job_sleep(self, seconds, tag="sleep"):
+        """Sleep, then record a run"""
+        time.sleep(seconds)
+        return self.job_touch(tag)
+
+    def job_fail(self, message="probe failure"):
+        raise UserError(message)
+
+    def job_fail_hard(self, message="give up"):
+        raise FailedJobError(message)
+
+    def job_retry_until(self, tries_needed, tag="retry"):
+        """Fail with a retryable error until the job's try count reaches tries_needed"""
+        job = self.env["queue.job"].search([("uuid", "=", self.env.context.get("job_uuid"))])
+        if job.retry < tries_needed:
+            raise RetryableJobError(f"not yet ({job.retry}/{tries_needed})", seconds=1)
+        return self.job_touch(tag)
+
+    def job_args_echo(self, *args, **kwargs):
+        """Return a description of the arguments received"""
+        return repr((args, sorted(kwargs.items())))
+
+    # -- what user code does -------------------------------------------------
+
+    def enqueue_touch(self, **options):
+        return self.with_delay(**options).job_touch()
+
+    def enqueue_unique(self):
+        return self.with_delay(identity_key=identity_exact).job_touch("unique")
+
+    def enqueue_graph(self):
+        """A chain of a group and two steps, built with delayable()"""
+        first = group(self.delayable().job_touch("g1"), self.delayable().job_touch("g2"))
+        chain(first, self.delayable(priority=5).job_touch("c1"), self.delayable().job_touch("c2")).delay()
+
+    def related_action_probe(self, name=None):
+        self.ensure_one()
+        return {"type": "ir.actions.act_window", "res_model": "queue.job.probe", "res_id": self.id, "name": name}
+
+    @api.model
+    def _job_prepare_context_before_enqueue_keys(self):
+        return super()._job_prepare_context_before_enqueue_keys() + ("probe_marker",)
+
+
+class QueueJobProbeEffect(models.Model):
+    _name = "queue.job.probe.effect"
+    _description = "One committed run of a probe job"
+
+    probe_id = fields.Many2one("queue.job.probe", required=True, ondelete="cascade")
+    tag = fields.Char()
+    job_uuid = fields.Char(index=True)
+
+
+class QueueJob(models.Model):
+    _inherit = "queue.job"
+
+    def related_action_probe_record(self, name=None):
+        """Related action configured on a job function: opens the probe"""
+        return self.records.related_action_probe(name=name)
