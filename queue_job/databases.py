@@ -1,6 +1,7 @@
 """Which databases this server may serve, as Odoo decides it for HTTP."""
 
 import re
+import time
 
 import odoo
 from odoo.tools import config
@@ -25,5 +26,16 @@ def served_databases(candidates=None):
     return names
 
 
+_served_cache = {}  # db name -> (monotonic time checked, allowed?)
+_CACHE_SECONDS = 10.0
+
+
 def may_serve(db_name):
-    return bool(db_name) and served_databases([db_name]) == [db_name]
+    """True if ``db_name`` exists and this server may serve it (cached a few seconds)."""
+    if not db_name:
+        return False
+    checked_at, allowed = _served_cache.get(db_name, (None, False))
+    if checked_at is None or time.monotonic() - checked_at > _CACHE_SECONDS:
+        allowed = db_name in served_databases()
+        _served_cache[db_name] = (time.monotonic(), allowed)
+    return allowed

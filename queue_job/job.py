@@ -318,7 +318,10 @@ class Job:
     @property
     def reverse_depends_on(self):
         if not self._reverse_depends_on and self._reverse_depends_on_uuids:
-            self._reverse_depends_on = weakref.WeakSet(Job.load_many(self.env, self._reverse_depends_on_uuids))
+            # A plain set: the children loaded here have no other owner, a
+            # WeakSet would lose them at once (the weak set only serves to
+            # avoid parent <-> child cycles while a graph is being built).
+            self._reverse_depends_on = Job.load_many(self.env, self._reverse_depends_on_uuids)
         return set(self._reverse_depends_on)
 
     def _dependencies_value(self):

@@ -26,6 +26,7 @@ runs in ``root.reports``). Options:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -108,7 +109,7 @@ def _parse_entry(entry: str) -> ChannelSpec:
         raise ChannelConfigError(
             f"channel entry {entry!r}: throttle {throttle_raw!r} is not a number of seconds"
         ) from None
-    if throttle_raw is True or throttle < 0:
+    if throttle_raw is True or throttle < 0 or not math.isfinite(throttle):
         raise ChannelConfigError(
             f"channel entry {entry!r}: throttle needs a number of seconds, e.g. throttle=2"
         )
@@ -231,10 +232,12 @@ class ChannelTree:
         Candidates are taken best first (the caller sorts them by priority);
         one that does not fit is skipped, and later ones in other channels
         may still fit. Channels in ``blocked`` (and their descendants) start
-        nothing.
+        nothing. A throttled channel (with its descendants) starts at most one
+        job per call: the ThrottleClock blocks it after that start.
         """
         remaining = self._remaining(running)
         blocked_set = set(blocked)
+        throttled = self.throttled()
         chosen: list[T] = []
         for candidate in candidates:
             lineage = self.lineage(self.resolve(channel_of(candidate)))
@@ -246,6 +249,7 @@ class ChannelTree:
                 if remaining[name] is not None:
                     remaining[name] -= 1
             chosen.append(candidate)
+            blocked_set.update(name for name in lineage if name in throttled)
         return chosen
 
     def _remaining(self, running: Mapping[str, int]) -> dict[str, int | None]:

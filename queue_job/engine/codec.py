@@ -70,7 +70,7 @@ def _decode_builtin(obj: dict) -> Any:
     if kind == "time_isoformat":
         return time.fromisoformat(value)
     if kind == "timedelta":
-        return timedelta(seconds=obj["seconds"])
+        return timedelta(seconds=obj.get("seconds"))
     if kind == "decimal":
         return Decimal(value)
     if kind == "bytes_b64":
@@ -135,15 +135,18 @@ def from_jsonable(value: Any, decode_extra: dict[str, Decoder] | None = None) ->
     if TYPE_KEY not in value:
         return {key: from_jsonable(item, decode_extra) for key, item in value.items()}
     kind = value[TYPE_KEY]
-    if decode_extra and kind in decode_extra:
+    if decode_extra and isinstance(kind, str) and kind in decode_extra:
         return decode_extra[kind](value)
-    if kind == "set":
-        return set(from_jsonable(value.get("value") or [], decode_extra))
-    if kind == "dict_items":
-        return {
-            _hashable(from_jsonable(k, decode_extra)): from_jsonable(v, decode_extra)
-            for k, v in value.get("value") or []
-        }
+    if kind in ("set", "dict_items"):
+        items = from_jsonable(value.get("value") or [], decode_extra)
+        try:
+            if not isinstance(items, list):
+                raise TypeError(f"{kind} needs a list")
+            if kind == "set":
+                return {_hashable(item) for item in items}
+            return {_hashable(k): v for k, v in items}
+        except (TypeError, ValueError) as exc:
+            raise UndecodableValue(f"malformed stored {kind}: {value!r:.200}") from exc
     try:
         return _decode_builtin(value)
     except KeyError as exc:
@@ -153,8 +156,12 @@ def from_jsonable(value: Any, decode_extra: dict[str, Decoder] | None = None) ->
 
 
 def _hashable(key: Any) -> Any:
-    # A tuple key comes back from JSON as a list.
-    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
+    # A tuple key (or set element) comes back from JSON as a list, a frozenset as a set.
+    if isinstance(key, list):
+        return tuple(_hashable(k) for k in key)
+    if isinstance(key, set):
+        return frozenset(key)
+    return key
 
 
 def contains_tags(value: Any) -> bool:

@@ -91,7 +91,7 @@ def retry_delay(
     if requested:
         return max(0, int(requested))
     delay: Delay = RETRY_INTERVAL
-    for threshold, value in (pattern or {}).items():
+    for threshold, value in sorted((pattern or {}).items()):
         if tries >= threshold:
             delay = value
         else:

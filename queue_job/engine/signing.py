@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 
 MAX_AGE = 120.0  # seconds; generous, since clocks are those of one cluster
@@ -47,9 +48,12 @@ def verify(
         signed_at = float(timestamp)
     except ValueError:
         raise BadSignature("malformed timestamp") from None
+    if not math.isfinite(signed_at):
+        raise BadSignature("malformed timestamp")
     current = time.time() if now is None else now
     if abs(current - signed_at) > max_age:
         raise BadSignature("signature expired")
     expected = hmac.new(secret.encode(), _message(db, job_uuid, channels, timestamp), hashlib.sha256)
-    if not hmac.compare_digest(expected.hexdigest(), signature):
+    # As bytes: compare_digest raises TypeError on a non-ASCII str.
+    if not hmac.compare_digest(expected.hexdigest().encode(), signature.encode("utf-8", "replace")):
         raise BadSignature("signature mismatch")

@@ -378,6 +378,9 @@ class QueueJob(models.Model):
     def autovacuum(self, batch_size=1000):
         """Delete done and cancelled jobs older than their channel's retention."""
         retention = self._retention_days()
+        # The queries below are plain SQL: job changes still in the ORM cache
+        # (made earlier in this transaction) must reach the table first.
+        self.flush_model()
         self.env.cr.execute(
             "SELECT DISTINCT channel FROM queue_job WHERE state IN ('done', 'cancelled')"
         )
