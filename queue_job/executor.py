@@ -24,7 +24,8 @@ from odoo import SUPERUSER_ID, api
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from .engine import codec, sql
-from .engine.states import DONE, FAILED, PENDING
+from . import fields
+from .engine.states import DONE, FAILED, PENDING, STARTED
 from .exception import FailedJobError, RetryableJobError
 from .job import Job
 
@@ -49,6 +50,39 @@ def _failure_values(exc, traceback_text):
     return {"exc_name": name, "exc_message": message, "exc_info": traceback_text}
 
 
+def _job_from_row(env, row):
+    """The Job of a row returned by a start statement, without another query."""
+    recordset = fields.loads_value(row["records"], env)
+    method_name = row["method_name"] or ""
+    if not callable(getattr(type(recordset), method_name, None)):
+        raise AttributeError(f"{row['model_name']} has no method {method_name!r} (any more)")
+    job = Job(
+        getattr(recordset, method_name),
+        args=fields.loads_value(row["args"], env) or (),
+        kwargs=fields.loads_value(row["kwargs"], env) or {},
+        priority=row["priority"],
+        eta=row["eta"] or None,
+        job_uuid=row["uuid"],
+        description=row["name"],
+        channel=row["channel"],
+        identity_key=row["identity_key"],
+    )
+    job._stored = True
+    job.state = STARTED
+    job.retry = row["retry"]
+    job.max_retries = row["max_retries"]
+    job.company_id = row["company_id"]
+    job.graph_uuid = row["graph_uuid"]
+    job.date_created = row["date_created"]
+    job.date_enqueued = row["date_enqueued"]
+    job.date_started = row["date_started"]
+    job.worker_pid = os.getpid()
+    dependencies = row["dependencies"] or {}
+    job._depends_on_uuids.update(dependencies.get("depends_on", []))
+    job._reverse_depends_on_uuids.update(dependencies.get("reverse_depends_on", []))
+    return job
+
+
 class SlotRunner:
     """Runs the jobs of one slot in this worker process."""
 
@@ -60,55 +94,59 @@ class SlotRunner:
         self.pid = os.getpid()
 
     def run(self, first_uuid):
+        """Run the claimed job, then the next ones of the slot's channels; one connection throughout."""
         outcomes = []
         deadline = time.monotonic() + self.budget
-        outcome = self._run_one(sql.START_ENQUEUED, {"uuid": first_uuid, "pid": self.pid})
-        if outcome is None:
-            _logger.info("job %s on %s: not enqueued any more, nothing to run", first_uuid, self.registry.db_name)
-            return outcomes
-        outcomes.append(outcome)
-        while (
-            self.channels
-            and outcome is not None
-            and outcome.state == DONE
-            and len(outcomes) < self.max_jobs
-            and time.monotonic() < deadline
-        ):
-            outcome = self._run_one(sql.START_NEXT, {"channels": self.channels, "pid": self.pid})
-            if outcome is not None:
-                outcomes.append(outcome)
+        with self.registry.cursor() as cr:
+            try:
+                row = self._claim(cr, sql.START_ENQUEUED_RC, {"uuid": first_uuid, "pid": self.pid})
+                if row is None:
+                    _logger.info("job %s on %s: not enqueued any more, nothing to run", first_uuid, cr.dbname)
+                while row is not None:
+                    outcome = self._perform(cr, row)
+                    outcomes.append(outcome)
+                    if not (
+                        self.channels
+                        and outcome.state == DONE
+                        and len(outcomes) < self.max_jobs
+                        and time.monotonic() < deadline
+                    ):
+                        break
+                    row = self._claim(
+                        cr,
+                        sql.RELEASE_AND_START_NEXT,
+                        {"id": row["id"], "channels": self.channels, "pid": self.pid},
+                    )
+            finally:
+                self._release_all(cr)
         return outcomes
 
-    def _run_one(self, claim, params):
-        with self.registry.cursor() as cr:
-            cr.execute(sql.SET_READ_COMMITTED)
-            cr.execute(claim, params)
-            row = cr.fetchone()
-            cr.commit()
-            if row is None:
-                return None
-            job_id, uuid, _tries, _leased = row
-            try:
-                return self._perform(cr, job_id, uuid)
-            finally:
-                self._release(cr, job_id, uuid)
+    def _claim(self, cr, statement, params):
+        cr.execute(statement, params)
+        values = cr.fetchone()
+        cr.commit()
+        if values is None:
+            return None
+        return dict(zip(sql.JOB_ROW_COLUMNS, values))
 
-    def _release(self, cr, job_id, uuid):
+    def _release_all(self, cr):
+        """Give back every lease this connection holds, before it returns to the pool."""
         try:
             cr.rollback()
-            cr.execute(sql.RELEASE_LEASE, {"id": job_id})
+            cr.execute(sql.RELEASE_ALL_LEASES)
             cr.commit()
         except psycopg2.Error:
-            # The connection is broken: PostgreSQL already dropped the lease.
-            # Never let a pooled connection carry a lease to another job.
-            _logger.warning("job %s on %s: could not release its lease; closing the connection", uuid, cr.dbname)
+            # A broken connection already lost its leases; never let a pooled
+            # connection carry one to another request.
+            _logger.warning("%s: could not release the job leases; closing the connection", cr.dbname)
             cr._cnx.close()
 
-    def _perform(self, cr, job_id, uuid):
+    def _perform(self, cr, row):
         started = time.monotonic()
+        job_id, uuid = row["id"], row["uuid"]
         env = api.Environment(cr, SUPERUSER_ID, {})
         try:
-            job = Job.load(env, uuid)
+            job = _job_from_row(env, row)
         except Exception as exc:  # model or method gone, undecodable arguments...
             cr.rollback()
             return self._fail(cr, job_id, uuid, exc, started, loading=True)

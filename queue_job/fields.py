@@ -65,6 +65,18 @@ def decoders(env):
     return {RECORDSET_TYPE: recordset, "etree_element": _decode_etree}
 
 
+def to_jsonable(value, path):
+    """JSON-ready form of a job value; raises codec.UnstorableArgument naming ``path``."""
+    return codec.to_jsonable(value, path, _encode_extra)
+
+
+def loads_value(value, env):
+    """Decode a value read from a jsonb column (already parsed by psycopg2)."""
+    if isinstance(value, (str, bytes)):
+        return loads(value, env)
+    return codec.from_jsonable(value, decoders(env))
+
+
 def dumps(value):
     """JSON text of a value; raises codec.UnstorableArgument naming what fails."""
     return codec.dumps(value, _encode_extra)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import odoo
 
+from . import fields as job_fields
 from .engine import retry as retry_policy
 from .engine.states import (
     CANCELLED,
@@ -471,7 +472,11 @@ class Job:
                     "channel_method_name": self.job_function_name,
                     "records": self.recordset,
                     "args": self.args,
-                    "kwargs": self.kwargs,
+                    # Encoded here, not left to the field: a kwargs dict
+                    # shaped like a stored object ({"_type": ...}) would be
+                    # taken as already encoded and read back as that object
+                    # (e.g. a superuser recordset). Encoding refuses it.
+                    "kwargs": job_fields.to_jsonable(self.kwargs, "kwargs"),
                 }
             )
         # Hooks on the delayed model may add values, never override ours.

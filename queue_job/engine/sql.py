@@ -227,8 +227,15 @@ RETURNING child.uuid
 # before a concurrent claim committed do not mix at REPEATABLE READ.
 SET_READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 
+# A started job returns what the worker needs to run it: no second query.
+JOB_ROW_COLUMNS = (
+    "id", "uuid", "retry", "max_retries", "model_name", "method_name", "records", "args", "kwargs",
+    "user_id", "company_id", "channel", "priority", "eta", "name", "identity_key", "graph_uuid",
+    "dependencies", "date_created", "date_enqueued", "date_started",
+)  # fmt: skip
+
 _STARTED_RETURNING = f"""
-RETURNING id, uuid, retry, pg_advisory_lock({JOB_LOCK_NS}, id) IS NULL AS leased
+RETURNING {", ".join(JOB_ROW_COLUMNS)}, pg_advisory_lock({JOB_LOCK_NS}, id) IS NULL AS leased
 """
 
 START_ENQUEUED = (
@@ -266,6 +273,13 @@ UPDATE queue_job
 )
 
 RELEASE_LEASE = f"SELECT pg_advisory_unlock({JOB_LOCK_NS}, %(id)s)"
+# Session advisory locks on a worker's connection are only ever job leases.
+RELEASE_ALL_LEASES = "SELECT pg_advisory_unlock_all()"
+
+# One round trip between two jobs of a slot: give back the last job's lease
+# and claim the next one.
+RELEASE_AND_START_NEXT = f"{SET_READ_COMMITTED}; {RELEASE_LEASE}; " + START_NEXT
+START_ENQUEUED_RC = f"{SET_READ_COMMITTED}; " + START_ENQUEUED
 
 MARK_DONE = f"""
 UPDATE queue_job

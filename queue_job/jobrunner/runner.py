@@ -33,7 +33,7 @@ class QueueJobRunner:
     def __init__(self, config=None, heartbeat=None):
         self.config = config or RunnerConfig.from_environ_or_config()
         self.tree = self.config.channels
-        self.throttle = ThrottleClock(self.tree)
+        self.throttle = defaultdict(lambda: ThrottleClock(self.tree))  # per database
         self.heartbeat = heartbeat or (lambda: None)
         self.databases = {}  # name -> Database
         self.in_flight = defaultdict(lambda: defaultdict(int))  # db -> configured channel -> slots
@@ -167,7 +167,7 @@ class QueueJobRunner:
         return {channel: max(ours.get(channel, 0), from_table.get(channel, 0)) for channel in set(ours) | set(from_table)}
 
     def _blocked(self, db, pending_by_channel):
-        blocked = self.throttle.blocked(time.time())
+        blocked = self.throttle[db.name].blocked(time.time())
         sequential = self.tree.sequential()
         if sequential:
             raw = [raw for channel in sequential for raw in pending_by_channel.get(channel, ())]
@@ -235,7 +235,7 @@ class QueueJobRunner:
             )
             self.in_flight[name][channel] += 1
             self.in_flight_uuids[name].add(uuid)
-            self.throttle.started(channel, self.tree, time.time())
+            self.throttle[name].started(channel, self.tree, time.time())
             _logger.debug("queue job runner: job %s on %s (channel %s) sent to a worker", uuid, name, raw)
             self.dispatcher.submit(slot, secret)
 
@@ -290,7 +290,8 @@ class QueueJobRunner:
         now = time.monotonic()
         deadlines = [now + POLL_INTERVAL, self._next["heal"], self._next["databases"]]
         deadlines += [at for at in self._wakeups.values() if at is not None]
-        throttle_at = self.throttle.next_wakeup(time.time())
+        throttle_times = [at for clock in self.throttle.values() if (at := clock.next_wakeup(time.time()))]
+        throttle_at = min(throttle_times) if throttle_times else None
         if throttle_at is not None:
             deadlines.append(now + (throttle_at - time.time()))
         deadlines += [at for at in self._retry_db_at.values() if at > now]
