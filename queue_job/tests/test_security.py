@@ -11,6 +11,14 @@ PROTECTED = {
     "records": False,
     "func_string": "res.partner().unlink()",
     "model_name": "res.users",
+    "name": "renamed",
+    "user_id": 1,
+    "channel_method_name": "<res.partner>.unlink",
+    "job_function_id": False,
+    "identity_key": "forged",
+    "graph_uuid": "forged",
+    "dependencies": {},
+    "date_created": "2020-01-01 00:00:00",
 }
 
 

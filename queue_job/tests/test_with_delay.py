@@ -1,5 +1,6 @@
 """``with_delay()`` stores one ``queue.job`` row, in the caller's transaction."""
 
+import gc
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -73,7 +74,13 @@ class TestWithDelay(TransactionCase):
     def test_args_round_trip(self):
         when = datetime(2024, 2, 29, 13, 45, 7, 123456)
         args = (self.others, when, Decimal("10.05"), b"\x00\xffraw")
-        kwargs = {"partners": self.others, "when": when, "price": Decimal("-0.10"), "blob": b"\x01", "nested": [1, {"a": None}]}
+        kwargs = {
+            "partners": self.others,
+            "when": when,
+            "price": Decimal("-0.10"),
+            "blob": b"\x01",
+            "nested": [1, {"a": None}],
+        }
         job = self.partner.with_delay().write(*args, **kwargs)
         record = self._record(job)
         # Read back from the column, not from the cache of the create.
@@ -116,9 +123,11 @@ class TestWithDelay(TransactionCase):
 
     def test_eta_invalid(self):
         # The job could not even be built: the Delayable says so when it goes.
-        with self.assertLogs("odoo.addons.queue_job.delay", level="WARNING"):
+        with self.assertLogs("odoo.addons.queue_job.delay", level="WARNING") as logs:
             with self.assertRaisesRegex(TypeError, "eta must be"):
                 self.partner.with_delay(eta="tomorrow").write({"ref": "x"})
+            gc.collect()  # the Delayable is in a reference cycle with its graph
+        self.assertIn("never delayed", logs.output[0])
 
     def test_user_and_company(self):
         company = self.env["res.company"].create({"name": "Second Company"})
@@ -156,6 +165,19 @@ class TestWithDelay(TransactionCase):
             self.env["queue.job"].with_delay()._test_job(failure_rate=object())
         with self.assertRaisesRegex(TypeError, r"args\[1\]\['when'\]"):
             self.partner.with_delay().write({"ref": "x"}, {"when": object()})
+        self.assertEqual(self.env["queue.job"].search_count([]), count)
+
+    def test_reserved_key_refused(self):
+        # Data shaped like a stored object must not come back as that object
+        # (here: a superuser recordset), whether passed by position or by name.
+        forged = {"_type": "odoo_recordset", "model": "res.users", "ids": [2], "uid": 1, "su": True}
+        count = self.env["queue.job"].search_count([])
+        with self.assertRaisesRegex(UnstorableArgument, r"args\[0\].*reserved key"):
+            self.partner.with_delay().write(forged)
+        with self.assertRaisesRegex(UnstorableArgument, r"kwargs\['vals'\].*reserved key"):
+            self.partner.with_delay().write(vals=forged)
+        with self.assertRaisesRegex(UnstorableArgument, r"kwargs\['data'\]\[1\].*reserved key"):
+            self.partner.with_delay().write(data=[1, forged])
         self.assertEqual(self.env["queue.job"].search_count([]), count)
 
     def test_only_methods(self):

@@ -37,7 +37,8 @@ class TestWizards(TransactionCase):
         wizard = self._wizard("queue.requeue.job", self.jobs)
         self.assertEqual(wizard.job_ids, self.jobs)
         # Other active models are ignored.
-        other = self.env["queue.requeue.job"].with_context(active_model="res.partner", active_ids=self.partner.ids).create({})
+        wizards = self.env["queue.requeue.job"]
+        other = wizards.with_context(active_model="res.partner", active_ids=self.partner.ids).create({})
         self.assertFalse(other.job_ids)
 
     def test_requeue(self):
