@@ -28,6 +28,7 @@ COLUMNS = (
     "uuid", "user_id", "company_id", "name", "model_name", "method_name", "records", "args",
     "kwargs", "func_string", "state", "priority", "eta", "max_retries", "retry", "date_created",
     "channel", "channel_method_name", "job_function_id", "identity_key", "dependencies",
+    "timeout", "hard_timeout", "worker_losses",
 )  # fmt: skip
 
 _EMPTY_DEPENDENCIES = json.dumps({"depends_on": [], "reverse_depends_on": []})
@@ -86,6 +87,9 @@ def _row(delayable, info, env, now):
         info.config.job_function_id,
         identity or None,
         _EMPTY_DEPENDENCIES,
+        delayable.timeout or info.config.timeout or 0,
+        0 if delayable.timeout else info.config.hard_timeout or 0,
+        0,
     )
 
 

@@ -23,7 +23,7 @@ from .utils import must_run_without_delay
 
 _logger = logging.getLogger(__name__)
 
-JOB_PROPERTIES = ("priority", "eta", "max_retries", "description", "channel", "identity_key")
+JOB_PROPERTIES = ("priority", "eta", "max_retries", "description", "channel", "identity_key", "timeout")
 
 
 def group(*delayables):
@@ -281,6 +281,7 @@ class Delayable:
         description=None,
         channel=None,
         identity_key=None,
+        timeout=None,
     ):
         self._graph = DelayableGraph()
         self._graph.add_vertex(self)
@@ -291,6 +292,7 @@ class Delayable:
         self.description = description
         self.channel = channel
         self.identity_key = identity_key
+        self.timeout = timeout
         self._job_method = None
         self._job_args = ()
         self._job_kwargs = {}
@@ -344,6 +346,8 @@ class Delayable:
             description=self.description,
             channel=self.channel,
             identity_key=self.identity_key,
+            # Only when given: trapped calls then look exactly as with OCA.
+            **({"timeout": self.timeout} if self.timeout is not None else {}),
         )
         return self._generated_job
 
@@ -386,6 +390,7 @@ class DelayableRecordset:
         description=None,
         channel=None,
         identity_key=None,
+        timeout=None,
     ):
         self.delayable = Delayable(
             recordset,
@@ -395,6 +400,7 @@ class DelayableRecordset:
             description=description,
             channel=channel,
             identity_key=identity_key,
+            timeout=timeout,
         )
 
     @property

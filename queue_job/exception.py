@@ -36,8 +36,14 @@ class ChannelNotFound(BaseQueueJobError):
 
 
 class JobTimeoutError(JobError):
-    """The job ran past its soft time limit."""
+    """The job ran past its soft time limit (it may catch this to clean up)."""
+
+    def __init__(self, msg="The job ran past its time limit"):
+        super().__init__(msg)
 
 
 class JobCancelledError(JobError):
-    """Someone cancelled the job while it was running."""
+    """The job was cancelled (or stopped) while it was running: its work is rolled back."""
+
+    def __init__(self, msg="The job was cancelled while it was running"):
+        super().__init__(msg)

@@ -10,9 +10,11 @@ Every job runs on its own database connection, which holds the job's lease
 outcome is committed.
 """
 
+import ctypes
 import logging
 import os
 import random
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -22,16 +24,19 @@ from psycopg2 import errorcodes
 
 from odoo import SUPERUSER_ID, api
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+from odoo.sql_db import connection_info_for
 
 from .engine import codec, sql
 from . import fields
-from .engine.states import DONE, FAILED, PENDING, STARTED
+from .engine.states import CANCELLED, DONE, FAILED, STARTED
 from .exception import FailedJobError, RetryableJobError
 from .job import Job
+from .watchdog import Watch, Watchdog
 
 _logger = logging.getLogger(__name__)
 
 CONCURRENCY_RETRY_SECONDS = (2, 10)  # random delay after a serialization failure or deadlock
+HARD_LIMIT_GRACE = 30  # seconds past the soft time limit before a job is stopped, when no hard limit is set
 
 
 @dataclass
@@ -48,6 +53,11 @@ def _failure_values(exc, traceback_text):
         name = f"{module}.{name}"
     message = getattr(exc, "name", None) or str(exc) or name
     return {"exc_name": name, "exc_message": message, "exc_info": traceback_text}
+
+
+def _clear_pending_interrupt(thread_id):
+    # An interrupt the watchdog sent just as the job ended must not hit the executor.
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
 
 
 def _job_from_row(env, row):
@@ -68,6 +78,8 @@ def _job_from_row(env, row):
         identity_key=row["identity_key"],
     )
     job._stored = True
+    job.timeout = row["timeout"]
+    job.hard_timeout = row["hard_timeout"]
     job.state = STARTED
     job.retry = row["retry"]
     job.max_retries = row["max_retries"]
@@ -143,52 +155,102 @@ class SlotRunner:
 
     def _perform(self, cr, row):
         started = time.monotonic()
-        job_id, uuid = row["id"], row["uuid"]
+        job_id, uuid, tries = row["id"], row["uuid"], row["retry"]
         env = api.Environment(cr, SUPERUSER_ID, {})
         try:
             job = _job_from_row(env, row)
         except Exception as exc:  # model or method gone, undecodable arguments...
             cr.rollback()
-            return self._fail(cr, job_id, uuid, exc, started, loading=True)
+            return self._fail(cr, row, exc, started, loading=True)
+        watchdog = Watchdog.get()
+        watch = self._watch(cr, row)
         try:
-            job._call()
+            watchdog.start(watch)
+            try:
+                job._call()
+            finally:
+                watchdog.stop()
+                _clear_pending_interrupt(watch.thread_id)
             env.flush_all()
             result = str(job.result) if job.result not in (None, False, "") else None
-            cr.execute(sql.MARK_DONE, {"id": job_id, "result": result})
+            cr.execute(sql.MARK_DONE, {"id": job_id, "result": result, "try": tries})
+            if cr.rowcount != 1:
+                # Cancelled, stopped or taken back while it ran: its work must not count.
+                cr.rollback()
+                return self._not_owned(uuid, cr.dbname, started)
             cr.commit()
         except RetryableJobError as exc:
             cr.rollback()
             seconds = job._get_retry_seconds(exc.seconds)
-            return self._postpone(cr, job_id, uuid, str(exc), seconds, exc.ignore_retry, started)
+            return self._postpone(cr, row, str(exc), seconds, exc.ignore_retry, started)
         except psycopg2.OperationalError as exc:
+            if cr._cnx.closed:
+                return self._not_owned(uuid, cr.dbname, started, reason=str(exc).strip())
             cr.rollback()
             if not isinstance(exc, PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
-                return self._fail(cr, job_id, uuid, exc, started)
+                return self._fail(cr, row, exc, started)
             seconds = random.randint(*CONCURRENCY_RETRY_SECONDS)
             reason = f"{errorcodes.lookup(exc.pgcode) if exc.pgcode else type(exc).__name__}: retried in {seconds} s"
             _logger.info("job %s on %s: %s", uuid, cr.dbname, reason)
-            return self._postpone(cr, job_id, uuid, reason, seconds, True, started)
+            return self._postpone(cr, row, reason, seconds, True, started)
         except Exception as exc:
+            if cr._cnx.closed:
+                return self._not_owned(uuid, cr.dbname, started, reason=str(exc).strip())
             cr.rollback()
-            return self._fail(cr, job_id, uuid, exc, started)
+            if watch.cancelled:
+                return self._not_owned(uuid, cr.dbname, started, reason="cancelled")
+            return self._fail(cr, row, exc, started)
         self._wake_children(cr, job)
         elapsed = time.monotonic() - started
         _logger.debug("job %s on %s (%s): done in %.3fs", uuid, cr.dbname, job.channel, elapsed)
         return Outcome(uuid, DONE, elapsed)
 
-    def _postpone(self, cr, job_id, uuid, reason, seconds, ignore_retry, started):
+    def _watch(self, cr, row):
+        soft = row["timeout"] or None
+        hard = row["hard_timeout"] or (soft + HARD_LIMIT_GRACE if soft else None)
+        now = time.monotonic()
+        return Watch(
+            db=cr.dbname,
+            connection_info=connection_info_for(cr.dbname)[1],
+            job_id=row["id"],
+            uuid=row["uuid"],
+            tries=row["retry"],
+            thread_id=threading.get_ident(),
+            backend_pid=cr._cnx.get_backend_pid(),
+            soft_at=now + soft if soft else None,
+            hard_at=now + hard if hard else None,
+            hard_seconds=hard or 0,
+        )
+
+    def _not_owned(self, uuid, db, started, reason="cancelled or taken back while it ran"):
+        _logger.info("job %s on %s: outcome not recorded (%s); its transaction was rolled back", uuid, db, reason)
+        return Outcome(uuid, CANCELLED, time.monotonic() - started)
+
+    def _postpone(self, cr, row, reason, seconds, ignore_retry, started):
         cr.execute(
             sql.POSTPONE,
-            {"id": job_id, "seconds": float(seconds), "result": reason, "uncount": 1 if ignore_retry else 0},
+            {
+                "id": row["id"],
+                "try": row["retry"],
+                "seconds": float(seconds),
+                "result": reason,
+                "uncount": 1 if ignore_retry else 0,
+            },
         )
-        row = cr.fetchone()
+        updated = cr.fetchone()
         cr.commit()
-        state = row[0] if row else PENDING
-        _logger.info("job %s on %s: retry in %ss (%s)", uuid, cr.dbname, seconds, reason)
-        return Outcome(uuid, state, time.monotonic() - started)
+        if updated is None:
+            return self._not_owned(row["uuid"], cr.dbname, started)
+        _logger.info("job %s on %s: retry in %ss (%s)", row["uuid"], cr.dbname, seconds, reason)
+        return Outcome(row["uuid"], updated[0], time.monotonic() - started)
 
-    def _fail(self, cr, job_id, uuid, exc, started, loading=False):
+    def _fail(self, cr, row, exc, started, loading=False):
+        uuid = row["uuid"]
         text = "".join(traceback.format_exception(exc))
+        cr.execute(sql.LOCK_OWN_RUN, {"id": row["id"], "try": row["retry"]})
+        if cr.fetchone() is None:
+            cr.rollback()
+            return self._not_owned(uuid, cr.dbname, started, reason=f"failed with {type(exc).__name__}")
         if loading:
             _logger.error("job %s on %s cannot be loaded: %s", uuid, cr.dbname, exc)
         else:
@@ -201,7 +263,7 @@ class SlotRunner:
         values["state"] = FAILED
         env = api.Environment(cr, SUPERUSER_ID, {})
         job_model = env["queue.job"]
-        record = job_model.browse(job_id).with_context(_job_edit_sentinel=job_model.EDIT_SENTINEL)
+        record = job_model.browse(row["id"]).with_context(_job_edit_sentinel=job_model.EDIT_SENTINEL)
         record.write(values)
         env.flush_all()
         cr.commit()

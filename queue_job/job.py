@@ -124,6 +124,8 @@ class Job:
             channel=record.channel,
             identity_key=record.identity_key,
         )
+        job_.timeout = record.timeout
+        job_.hard_timeout = record.hard_timeout
         for name in ("date_created", "date_enqueued", "date_started", "date_done", "date_cancelled"):
             setattr(job_, name, record[name] or None)
         job_._stored = True
@@ -156,6 +158,7 @@ class Job:
         description=None,
         channel=None,
         identity_key=None,
+        timeout=None,
     ):
         if args is None:
             args = ()
@@ -209,6 +212,10 @@ class Job:
         self.channel = channel
         self.worker_pid = None
         self._stored = False
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 0):
+            raise ValueError(f"timeout must be a whole number of seconds >= 0, got {timeout!r}")
+        self.timeout = timeout or self.job_config.timeout or 0
+        self.hard_timeout = 0 if timeout else self.job_config.hard_timeout or 0
 
     # -- identity and description -----------------------------------------
 
@@ -455,6 +462,8 @@ class Job:
             "identity_key": self.identity_key or False,
             "worker_pid": self.worker_pid or False,
             "graph_uuid": self.graph_uuid or False,
+            "timeout": self.timeout or 0,
+            "hard_timeout": self.hard_timeout or 0,
             "dependencies": self._dependencies_value(),
         }
         if create:

@@ -178,7 +178,9 @@ WITH candidates AS (
      FOR UPDATE SKIP LOCKED
 ), orphans AS (
     SELECT q.id,
-           q.state = 'started' AND q.max_retries > 0 AND q.retry >= q.max_retries AS exhausted,
+           q.state = 'started' AND (
+               (q.max_retries > 0 AND q.retry >= q.max_retries)
+               OR COALESCE(q.worker_losses, 0) + 1 >= %(max_losses)s) AS exhausted,
            {_IDENTITY_TAKEN} AS superseded
       FROM candidates c JOIN queue_job q ON q.id = c.id
      WHERE pg_try_advisory_xact_lock({JOB_LOCK_NS}, c.id)
@@ -188,10 +190,11 @@ UPDATE queue_job q
                     WHEN o.superseded THEN 'cancelled' ELSE 'pending' END,
        exc_name = CASE WHEN o.exhausted THEN 'queue_job.WorkerLost' ELSE q.exc_name END,
        exc_message = CASE WHEN o.exhausted
-           THEN 'The worker running this job died ' || q.retry
-                || ' time(s) (killed, out of memory, time limit or lost connection); '
-                || 'gave up after max_retries=' || q.max_retries
+           THEN 'The worker running this job died ' || (COALESCE(q.worker_losses, 0) + 1)
+                || ' time(s) (killed, out of memory, time limit or lost connection); gave up after '
+                || q.retry || ' tries'
            ELSE q.exc_message END,
+       worker_losses = COALESCE(q.worker_losses, 0) + CASE WHEN q.state = 'started' THEN 1 ELSE 0 END,
        result = CASE
            WHEN o.superseded THEN 'Worker lost; a newer job with the same identity key is waiting'
            WHEN q.state = 'started' THEN 'Worker lost while running (try ' || q.retry || ')'
@@ -231,7 +234,7 @@ SET_READ_COMMITTED = "SET TRANSACTION ISOLATION LEVEL READ COMMITTED"
 JOB_ROW_COLUMNS = (
     "id", "uuid", "retry", "max_retries", "model_name", "method_name", "records", "args", "kwargs",
     "user_id", "company_id", "channel", "priority", "eta", "name", "identity_key", "graph_uuid",
-    "dependencies", "date_created", "date_enqueued", "date_started",
+    "dependencies", "date_created", "date_enqueued", "date_started", "timeout", "hard_timeout",
 )  # fmt: skip
 
 _STARTED_RETURNING = f"""
@@ -286,7 +289,7 @@ UPDATE queue_job
    SET state = 'done', date_done = {NOW_UTC}, result = %(result)s,
        exec_time = EXTRACT(EPOCH FROM {NOW_UTC} - date_started),
        exc_name = NULL, exc_message = NULL, exc_info = NULL
- WHERE id = %(id)s AND state = 'started'
+ WHERE id = %(id)s AND state = 'started' AND retry = %(try)s
 """
 
 # A job to retry goes back to pending, unless a newer job with the same
@@ -299,9 +302,35 @@ UPDATE queue_job q
        result = %(result)s, retry = retry - %(uncount)s,
        date_enqueued = NULL, date_started = NULL, worker_pid = NULL,
        exc_name = NULL, exc_message = NULL, exc_info = NULL
- WHERE id = %(id)s AND state = 'started'
+ WHERE id = %(id)s AND state = 'started' AND retry = %(try)s
 RETURNING state
 """
+
+# The outcome of a run is written only by the run that still owns the job:
+# same try, still started. A job cancelled, healed or finished by someone
+# else meanwhile is left alone (and the run's transaction rolled back).
+LOCK_OWN_RUN = """
+SELECT 1 FROM queue_job WHERE id = %(id)s AND state = 'started' AND retry = %(try)s FOR UPDATE
+"""
+
+# Watchdog of a worker: the state of the job it watches, without locking.
+RUN_STATE = "SELECT state, retry FROM queue_job WHERE id = %(id)s"
+
+# Past its hard time limit, a job is stopped: back to pending to be tried
+# again, or failed when out of tries.
+STOP_OVERRUN = f"""
+UPDATE queue_job q
+   SET state = CASE WHEN q.max_retries > 0 AND q.retry >= q.max_retries THEN 'failed' ELSE 'pending' END,
+       exc_name = 'odoo.addons.queue_job.exception.JobTimeoutError',
+       exc_message = 'Stopped after its hard time limit of ' || %(seconds)s || ' s (try ' || q.retry || ')',
+       eta = CASE WHEN q.max_retries > 0 AND q.retry >= q.max_retries THEN q.eta
+                  ELSE {NOW_UTC} + make_interval(secs => %(retry_in)s) END,
+       date_enqueued = NULL, date_started = NULL, worker_pid = NULL
+ WHERE id = %(id)s AND state = 'started' AND retry = %(try)s
+RETURNING state
+"""
+
+TERMINATE_BACKEND = "SELECT pg_terminate_backend(%(pid)s)"
 
 # Lock the children first (READ COMMITTED, outside the job's transaction):
 # of two parents finishing at once, the second to get here sees both done.

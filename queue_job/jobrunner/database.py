@@ -97,8 +97,10 @@ class Database:
         row = self._fetchone(sql.NEXT_ETA)
         return None if row is None or row[0] is None else float(row[0])
 
-    def heal_orphans(self, grace, in_flight_uuids):
-        return self._fetchall(sql.HEAL_ORPHANS, {"grace": grace, "in_flight": list(in_flight_uuids)})
+    def heal_orphans(self, grace, in_flight_uuids, max_losses):
+        return self._fetchall(
+            sql.HEAL_ORPHANS, {"grace": grace, "in_flight": list(in_flight_uuids), "max_losses": max_losses}
+        )
 
     def wake_ready_children(self):
         return self._fetchall(sql.WAKE_READY_CHILDREN)

@@ -271,7 +271,9 @@ class QueueJobRunner:
             if not db.leader:
                 continue
             try:
-                for uuid, channel, state, tries in db.heal_orphans(self.config.enqueued_grace, self.in_flight_uuids[name]):
+                for uuid, channel, state, tries in db.heal_orphans(
+                    self.config.enqueued_grace, self.in_flight_uuids[name], self.config.max_worker_losses
+                ):
                     _logger.warning(
                         "queue job runner: job %s on %s (channel %s) lost its worker; now %s after %s tries",
                         uuid, name, channel, state, tries,

@@ -55,6 +55,7 @@ class RunnerConfig:
     heal_interval: float  # seconds between two checks for jobs whose worker died
     enqueued_grace: float  # an enqueued job not started after this long is put back
     db_refresh_interval: float  # seconds between two looks for new databases
+    max_worker_losses: int  # a job whose worker died this many times fails
 
     @classmethod
     def from_environ_or_config(cls):
@@ -70,6 +71,7 @@ class RunnerConfig:
             heal_interval=_number("heal_interval", 5.0),
             enqueued_grace=_number("enqueued_grace", 60.0),
             db_refresh_interval=_number("db_refresh_interval", 20.0),
+            max_worker_losses=int(_number("max_worker_losses", 5)),
         )
 
 

@@ -19,6 +19,7 @@ class Base(models.AbstractModel):
         description=None,
         channel=None,
         identity_key=None,
+        timeout=None,
     ):
         """Run the next method call in the background.
 
@@ -34,6 +35,8 @@ class Base(models.AbstractModel):
         :param identity_key: a string, or a function of the job (see
             ``job.identity_exact``): no new job while one with the same key
             waits to run
+        :param timeout: soft time limit in seconds (see the job function's
+            time limits); the hard limit is 30 s later
         """
         return DelayableRecordset(
             self,
@@ -43,6 +46,7 @@ class Base(models.AbstractModel):
             description=description,
             channel=channel,
             identity_key=identity_key,
+            timeout=timeout,
         )
 
     def delayable(
@@ -53,6 +57,7 @@ class Base(models.AbstractModel):
         description=None,
         channel=None,
         identity_key=None,
+        timeout=None,
     ):
         """A Delayable: build a job (and a graph with ``chain``/``group``), then ``delay()``.
 
@@ -66,6 +71,7 @@ class Base(models.AbstractModel):
             description=description,
             channel=channel,
             identity_key=identity_key,
+            timeout=timeout,
         )
 
     def _patch_job_auto_delay(self, method_name, context_key=None):

@@ -29,6 +29,8 @@ from ..job import Job
 
 _logger = logging.getLogger(__name__)
 
+MAX_WORKER_LOSSES = 5  # as the runner's default max_worker_losses
+
 # Mail bookkeeping a job row never needs when it is created.
 QUIET_CONTEXT = {
     "tracking_disable": True,
@@ -120,6 +122,19 @@ class QueueJob(models.Model):
     channel = fields.Char(index=True)
     identity_key = fields.Char(readonly=True)
     worker_pid = fields.Integer(readonly=True)
+    timeout = fields.Integer(
+        string="Time limit (s)",
+        help="Soft time limit: past it, the job gets a JobTimeoutError it may catch. 0: none.",
+    )
+    hard_timeout = fields.Integer(
+        string="Hard time limit (s)",
+        help="Past it, the job is stopped and tried again later (or failed when out of tries). "
+        "0: the soft limit plus 30 seconds, or none.",
+    )
+    worker_losses = fields.Integer(
+        readonly=True,
+        help="How many times the worker running this job died (killed, out of memory, lost connection).",
+    )
 
     def init(self):
         self.env.cr.execute(sql.CREATE_INDEXES)
@@ -187,6 +202,8 @@ class QueueJob(models.Model):
 
     def _change_job_state(self, state, result=None):
         """Requeue, finish or cancel jobs; the only door for people to change a state."""
+        # Jobs are stored as superuser below: check the caller may change them at all.
+        self.check_access("write")
         for record in self:
             job_ = Job.load(record.env, record.uuid)
             try:
@@ -269,7 +286,10 @@ class QueueJob(models.Model):
             record.sudo().message_subscribe(partner_ids=followers.ids)
             message = record._message_failed_job()
             if message:
-                record.sudo().message_post(body=message, subtype_xmlid="queue_job.mt_job_failed")
+                # Queued, not sent now: the notice must not hold up (or fail) the worker.
+                record.sudo().with_context(mail_notify_force_send=False).message_post(
+                    body=message, subtype_xmlid="queue_job.mt_job_failed"
+                )
 
     def _subscribe_users_domain(self):
         """Queue managers of the jobs' companies follow failed jobs."""
@@ -416,7 +436,9 @@ class QueueJob(models.Model):
         if not enqueued_delta and not started_delta:
             raise exceptions.ValidationError(_("If both parameters are 0, ALL jobs will be requeued!"))
         self.flush_model()
-        self.env.cr.execute(sql.HEAL_ORPHANS, {"grace": float(enqueued_delta or 0) * 60, "in_flight": []})
+        self.env.cr.execute(
+            sql.HEAL_ORPHANS, {"grace": float(enqueued_delta or 0) * 60, "in_flight": [], "max_losses": MAX_WORKER_LOSSES}
+        )
         healed = self.env.cr.fetchall()
         self.invalidate_model()
         return healed

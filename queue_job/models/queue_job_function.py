@@ -24,7 +24,8 @@ class QueueJobFunction(models.Model):
     JobConfig = namedtuple(
         "JobConfig",
         "channel retry_pattern related_action_enable related_action_func_name "
-        "related_action_kwargs job_function_id",
+        "related_action_kwargs job_function_id timeout hard_timeout",
+        defaults=(0, 0),
     )
 
     def _default_channel(self):
@@ -65,7 +66,21 @@ class QueueJobFunction(models.Model):
         "Without func_name, the job's records are opened.",
     )
 
-    _sql_constraints = [("name_uniq", "unique(name)", "A job function with this name already exists.")]
+    timeout = fields.Integer(
+        string="Time limit (s)",
+        help="Soft time limit of this function's jobs: past it, the job gets a JobTimeoutError "
+        "it may catch. 0: none. A job's own limit (with_delay(timeout=...)) wins.",
+    )
+    hard_timeout = fields.Integer(
+        string="Hard time limit (s)",
+        help="Past it, a job is stopped and tried again later (or failed when out of tries). "
+        "0: the soft limit plus 30 seconds, or none.",
+    )
+
+    _sql_constraints = [
+        ("name_uniq", "unique(name)", "A job function with this name already exists."),
+        ("timeouts_positive", "CHECK(timeout >= 0 AND hard_timeout >= 0)", "Time limits cannot be negative."),
+    ]
 
     @staticmethod
     def job_function_name(model_name, method_name):
@@ -184,6 +199,8 @@ class QueueJobFunction(models.Model):
             related_action_func_name=related_action.get("func_name"),
             related_action_kwargs=related_action.get("kwargs", {}),
             job_function_id=config.id,
+            timeout=config.timeout,
+            hard_timeout=config.hard_timeout,
         )
 
     @api.model_create_multi

@@ -41,7 +41,7 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "PUT_BACK_PENDING": {"uuid"},
     "NEXT_ETA": set(),
     # runner: healing (also models/queue_job.py requeue_stuck_jobs)
-    "HEAL_ORPHANS": {"grace", "in_flight"},
+    "HEAL_ORPHANS": {"grace", "in_flight", "max_losses"},
     "WAKE_READY_CHILDREN": set(),
     # worker (executor.py)
     "SET_READ_COMMITTED": set(),
@@ -51,8 +51,13 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "RELEASE_ALL_LEASES": set(),
     "START_ENQUEUED_RC": {"uuid", "pid"},
     "RELEASE_AND_START_NEXT": {"id", "channels", "pid"},
-    "MARK_DONE": {"id", "result"},
-    "POSTPONE": {"id", "seconds", "result", "uncount"},
+    "MARK_DONE": {"id", "result", "try"},
+    "POSTPONE": {"id", "seconds", "result", "uncount", "try"},
+    "LOCK_OWN_RUN": {"id", "try"},
+    # worker's watchdog (watchdog.py)
+    "RUN_STATE": {"id"},
+    "STOP_OVERRUN": {"id", "try", "seconds", "retry_in"},
+    "TERMINATE_BACKEND": {"pid"},
     # dependencies (models/queue_job.py)
     "LOCK_CHILDREN": {"graph_uuid", "children"},
     "WAKE_CHILDREN": {"ids"},
@@ -139,7 +144,7 @@ def test_heal_orphans_parameters():
 
 
 def test_postpone_parameters():
-    for name in ("id", "seconds", "result", "uncount"):
+    for name in ("id", "seconds", "result", "uncount", "try"):
         assert f"%({name})s" in sql.POSTPONE
     assert "make_interval(secs => %(seconds)s)" in sql.POSTPONE
 

@@ -29,9 +29,22 @@ class QueueJobProbe(models.Model):
         return f"touched {self.name} ({tag})"
 
     def job_sleep(self, seconds, tag="sleep"):
-        """Sleep, then record a run"""
-        time.sleep(seconds)
+        """Work for a while (in short steps, as Python code does), then record a run"""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
         return self.job_touch(tag)
+
+    def job_stubborn(self, seconds, tag="stubborn"):
+        """Record a run first, then ignore every interruption for a while"""
+        self.job_touch(tag)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                time.sleep(0.05)
+            except Exception:  # noqa: BLE001 - this job means to be stubborn
+                pass
+        return "survived"
 
     def job_fail(self, message="probe failure"):
         raise UserError(message)

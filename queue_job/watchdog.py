@@ -1,0 +1,171 @@
+"""Watching the job a worker runs: time limits and cancellation.
+
+One watchdog thread per worker process looks at the running job about
+twice a second, on a connection of its own:
+
+- past the soft time limit, the job gets JobTimeoutError raised in its
+  thread (it may catch it to clean up);
+- someone cancelled the job (or it was taken back from this worker): the
+  job gets JobCancelledError, and its current SQL statement is cancelled;
+- past the hard time limit, the job is stopped for real: its row goes back
+  to pending (or failed when out of tries), its database session is
+  terminated so its transaction ends, and if the thread still runs a few
+  seconds later, the worker process exits (the master starts a new one).
+
+Exceptions are delivered between two Python bytecodes: code blocked in a C
+call sees them when the call returns; the hard limit does not wait for that.
+"""
+
+import ctypes
+import logging
+import os
+import signal
+import threading
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+
+import psycopg2
+
+from .engine import sql
+from .engine.states import STARTED
+from .exception import JobCancelledError, JobTimeoutError
+
+_logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.5
+KILL_GRACE_SECONDS = 10.0  # after the hard limit, before the worker process exits
+HARD_LIMIT_RETRY_SECONDS = 60  # when a stopped job is tried again
+
+
+@dataclass
+class Watch:
+    db: str
+    connection_info: dict
+    job_id: int
+    uuid: str
+    tries: int
+    thread_id: int
+    backend_pid: int
+    soft_at: float | None  # monotonic deadlines
+    hard_at: float | None
+    hard_seconds: float = 0.0
+    cancelled: bool = False
+    timed_out: bool = False
+    stopped_at: float | None = None
+    raised: set = field(default_factory=set)
+
+
+def _raise_in_thread(thread_id, exc_class):
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(exc_class))
+
+
+class Watchdog:
+    """Per-process watcher of the one job this process runs at a time."""
+
+    _instance = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def get(cls):
+        with cls._lock:
+            if cls._instance is None or cls._instance._pid != os.getpid():
+                cls._instance = cls()
+            return cls._instance
+
+    def __init__(self):
+        self._pid = os.getpid()
+        self._watch = None
+        self._connections = {}
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="queue_job watchdog", daemon=True)
+        self._thread.start()
+
+    def start(self, watch):
+        self._watch = watch
+        self._wake.set()
+
+    def stop(self):
+        watch, self._watch = self._watch, None
+        return watch
+
+    def current(self):
+        return self._watch
+
+    def _loop(self):
+        while True:
+            self._wake.wait(POLL_SECONDS)
+            self._wake.clear()
+            watch = self._watch
+            if watch is None:
+                continue
+            try:
+                self._check(watch)
+            except psycopg2.Error as exc:
+                _logger.warning("watchdog of job %s: %s", watch.uuid, exc)
+                self._connections.pop(watch.db, None)
+            except Exception:
+                _logger.exception("watchdog of job %s failed", watch.uuid)
+
+    def _connection(self, watch):
+        conn = self._connections.get(watch.db)
+        if conn is None or conn.closed:
+            info = dict(watch.connection_info, application_name=f"queue_job watchdog {os.getpid()}")
+            conn = psycopg2.connect(**info)
+            conn.autocommit = True
+            self._connections[watch.db] = conn
+        return conn
+
+    def _execute(self, watch, statement, params):
+        with closing(self._connection(watch).cursor()) as cr:
+            cr.execute(statement, params)
+            return cr.fetchone() if cr.description else None
+
+    def _check(self, watch):
+        now = time.monotonic()
+        if watch.stopped_at is not None:
+            if self._watch is watch and now - watch.stopped_at > KILL_GRACE_SECONDS:
+                _logger.error("job %s on %s ignores its hard time limit: exiting the worker", watch.uuid, watch.db)
+                os.kill(os.getpid(), signal.SIGKILL)
+            return
+        if watch.hard_at is not None and now >= watch.hard_at:
+            self._stop(watch)
+            return
+        if watch.soft_at is not None and now >= watch.soft_at and not watch.timed_out:
+            watch.timed_out = True
+            _logger.warning("job %s on %s: soft time limit reached", watch.uuid, watch.db)
+            self._interrupt(watch, JobTimeoutError)
+        row = self._execute(watch, sql.RUN_STATE, {"id": watch.job_id})
+        owned = row is not None and row[0] == STARTED and row[1] == watch.tries
+        # The job may have ended while we looked: then this is not a cancellation.
+        if not owned and not watch.cancelled and self._watch is watch:
+            watch.cancelled = True
+            _logger.info("job %s on %s was cancelled or taken back: interrupting it", watch.uuid, watch.db)
+            self._interrupt(watch, JobCancelledError)
+
+    def _stop(self, watch):
+        watch.stopped_at = time.monotonic()
+        row = self._execute(
+            watch,
+            sql.STOP_OVERRUN,
+            {
+                "id": watch.job_id,
+                "try": watch.tries,
+                "seconds": f"{watch.hard_seconds:g}",
+                "retry_in": HARD_LIMIT_RETRY_SECONDS,
+            },
+        )
+        if row is None:
+            return  # it ended (or was taken back) just now
+        _logger.error(
+            "job %s on %s: hard time limit of %ss reached; stopped, now %s",
+            watch.uuid, watch.db, f"{watch.hard_seconds:g}", row[0],
+        )
+        # Ending the session ends the job's transaction, whatever its code is doing.
+        self._execute(watch, sql.TERMINATE_BACKEND, {"pid": watch.backend_pid})
+        self._interrupt(watch, JobCancelledError)
+
+    def _interrupt(self, watch, exc_class):
+        # Only while the job's own code runs; the executor clears what comes too late.
+        if self._watch is watch:
+            _raise_in_thread(watch.thread_id, exc_class)
