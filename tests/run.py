@@ -110,7 +110,7 @@ def main() -> int:
     have_odoo = odoo_importable()
     if have_odoo:
         results.append(run_odoo_suite())
-        results.append(run_pytest("end-to-end", ["tests/e2e"], env))
+        results.append(run_pytest("end-to-end", ["tests/e2e", "tests/bench"], env))
     else:
         reason = odoo_unavailable_reason() or "import odoo failed"
         print(

@@ -94,6 +94,13 @@ SELECT EXISTS (SELECT 1 FROM ir_module_module
 
 IS_ODOO_DATABASE = "SELECT 1 FROM pg_tables WHERE tablename = 'ir_module_module'"
 
+# Code newer than the database (deployed without ``-u queue_job``): the
+# columns the statements here rely on may be missing.
+EXISTING_COLUMNS = """
+SELECT column_name FROM information_schema.columns
+ WHERE table_schema = current_schema() AND table_name = 'queue_job' AND column_name = ANY(%(columns)s)
+"""
+
 TRY_LEAD = f"SELECT pg_try_advisory_lock({RUNNER_LOCK_NS}, 0)"
 
 DATABASE_SECRET = "SELECT value FROM ir_config_parameter WHERE key = 'database.secret'"
@@ -331,6 +338,12 @@ RETURNING state
 """
 
 TERMINATE_BACKEND = "SELECT pg_terminate_backend(%(pid)s)"
+
+# Every column of queue_job that some statement of this module names.
+REQUIRED_COLUMNS = tuple(
+    sorted(set(JOB_ROW_COLUMNS) | {"state", "exc_name", "exc_message", "exc_info", "result", "date_done",
+                                   "exec_time", "date_cancelled", "worker_pid", "worker_losses"})
+)  # fmt: skip
 
 # Lock the children first (READ COMMITTED, outside the job's transaction):
 # of two parents finishing at once, the second to get here sees both done.

@@ -50,6 +50,11 @@ class Database:
             return False
         return bool(self._fetchone(sql.DATABASE_HAS_QUEUE_JOB))
 
+    def missing_columns(self):
+        required = list(sql.REQUIRED_COLUMNS)
+        present = {row[0] for row in self._fetchall(sql.EXISTING_COLUMNS, {"columns": required})}
+        return sorted(set(required) - present)
+
     def try_lead(self):
         """Take the runner lock of this database if nobody holds it; LISTEN once leading."""
         if not self.leader and self._fetchone(sql.TRY_LEAD)[0]:

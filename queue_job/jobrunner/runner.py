@@ -125,6 +125,16 @@ class QueueJobRunner:
                 db.close()
                 self._retry_db_at[name] = time.monotonic() + self.config.db_refresh_interval
                 return None
+            missing = db.missing_columns()
+            if missing:
+                db.close()
+                _logger.error(
+                    "queue job runner: database %s has queue_job tables older than its code "
+                    "(missing columns: %s); run the server once with -u queue_job. Jobs of this "
+                    "database wait until then.", name, ", ".join(missing),
+                )
+                self._retry_db_at[name] = time.monotonic() + max(60.0, self.config.db_refresh_interval)
+                return None
         except psycopg2.Error as exc:
             _logger.warning("queue job runner: cannot open database %s: %s", name, exc)
             self._retry_db_at[name] = time.monotonic() + RECONNECT_DELAY
@@ -287,6 +297,11 @@ class QueueJobRunner:
     # -- waiting ----------------------------------------------------------------
 
     def _wait(self):
+        # Notifications that arrived during our own queries are already read
+        # off the socket: select() would not see them.
+        for name, db in self.databases.items():
+            if db.leader and db.conn.notifies:
+                self.dirty.add(name)
         if self.dirty or not self.dispatcher.finished.empty():
             return
         now = time.monotonic()

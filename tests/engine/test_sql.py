@@ -27,6 +27,7 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "CREATE_NOTIFY_TRIGGERS": set(),
     # runner: databases and leadership (jobrunner/database.py)
     "IS_ODOO_DATABASE": set(),
+    "EXISTING_COLUMNS": {"columns"},
     "DATABASE_HAS_QUEUE_JOB": set(),
     "TRY_LEAD": set(),
     "LISTEN": set(),

@@ -1,0 +1,1 @@
+"""Benchmarks of queue_job (see bench/README.md); ``python3 bench/run.py``."""

@@ -1,0 +1,1 @@
+"""Helpers of bench/run.py: stacks, SQL, process accounting, measures, report."""
