@@ -49,8 +49,10 @@ class RunJobController(http.Controller):
         csrf=False,
         save_session=False,
     )
-    def runjob(self, db, job_uuid, **params):
+    def runjob(self, db=None, job_uuid=None, **params):
         """Run a job the runner claimed, then (within the slot's budget) more of its channels."""
+        if not db or not job_uuid:
+            raise BadRequest("db and job_uuid are required")
         if not may_serve(db):
             raise BadRequest(f"database {db!r} is not served here")
         registry = Registry(db)

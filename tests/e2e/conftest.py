@@ -1,0 +1,120 @@
+"""End-to-end tests of queue_job against a live prefork Odoo 18 server.
+
+One session-wide stack serves every test of this directory:
+
+* a throwaway PostgreSQL cluster (``PgCluster(fast=True)``);
+* one database with ``queue_job`` and ``queue_job_probe`` installed, once;
+* one prefork Odoo server (2 HTTP workers, the jobrunner as a child of the
+  master) with ``[queue_job] channels = root:2,root.probe:1`` and
+  ``heal_interval = 1``.
+
+Jobs are enqueued through the ORM (an ``odoo-bin shell`` process fed a
+script on stdin, see ``Stack.orm``) and over JSON-RPC (as admin and as a
+plain internal user); results are read with psycopg2 straight from the
+cluster. Tests that kill processes leave the server as they found it.
+
+Without an importable Odoo the whole directory is skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import warnings
+from pathlib import Path
+
+import pytest
+
+from .helpers import (
+    CHANNELS,
+    DB_NAME,
+    E2E_DIR,
+    HEAL_INTERVAL,
+    MODULES,
+    RUNNER_READY,
+    Stack,
+    addons_path,
+)
+from harness.odoo_server import OdooServer, init_database, odoo_importable, odoo_unavailable_reason
+from harness.pgcluster import PgCluster
+
+ODOO_MISSING = odoo_unavailable_reason() if odoo_importable() else (odoo_unavailable_reason() or "`import odoo` fails")
+ODOO_OK = ODOO_MISSING is None
+SKIP_REASON = f"end-to-end tests need an importable Odoo 18 -- {ODOO_MISSING}; the whole tests/e2e directory is skipped"
+if not ODOO_OK:
+    warnings.warn(SKIP_REASON, stacklevel=1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "odoo: needs an importable Odoo 18")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ODOO_OK:
+        return
+    skip = pytest.mark.skip(reason=SKIP_REASON)
+    for item in items:
+        if E2E_DIR in Path(str(item.path)).resolve().parents:
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    stack = getattr(item, "funcargs", {}).get("stack")
+    if report.failed and isinstance(stack, Stack):
+        report.sections.append(("queue_job stack at failure", stack.diagnostics()))
+    return report
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    if not ODOO_OK:
+        pytest.skip(SKIP_REASON)
+    # E2E_KEEP=1 keeps the cluster directory (data, Odoo conf and logs) for a post-mortem.
+    # A password of its own: on a machine shared with other test runs, an
+    # Odoo left connected to a port this cluster reuses cannot get in.
+    pg = PgCluster(fast=True, keep=os.environ.get("E2E_KEEP") == "1",
+                   password=secrets.token_hex(16), auth="scram-sha-256")
+    pg.start()
+    try:
+        yield pg
+    finally:
+        pg.close()
+
+
+@pytest.fixture(scope="session")
+def odoo_db(cluster: PgCluster) -> str:
+    result = init_database(cluster, DB_NAME, MODULES, addons_path=addons_path(),
+                           server_wide_modules=("base", "web", "queue_job"))
+    assert not result.errors, "errors while installing:\n" + "\n".join(map(str, result.errors))
+    return DB_NAME
+
+
+@pytest.fixture(scope="session")
+def server(cluster: PgCluster, odoo_db: str):
+    odoo = OdooServer(
+        cluster,
+        odoo_db,
+        workers=2,
+        server_wide_modules=("base", "web", "queue_job"),
+        addons_path=addons_path(),
+        sections={"queue_job": {"channels": CHANNELS, "heal_interval": HEAL_INTERVAL}},
+        name="e2e",
+    )
+    odoo.start()
+    try:
+        odoo.wait_for_log(re.escape(RUNNER_READY), timeout=60)
+        yield odoo
+    finally:
+        odoo.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(cluster: PgCluster, server: OdooServer):
+    st = Stack(cluster, server)
+    try:
+        yield st
+    finally:
+        st.close()
