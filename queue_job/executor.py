@@ -109,28 +109,42 @@ class SlotRunner:
         """Run the claimed job, then the next ones of the slot's channels; one connection throughout."""
         outcomes = []
         deadline = time.monotonic() + self.budget
-        with self.registry.cursor() as cr:
-            try:
-                row = self._claim(cr, sql.START_ENQUEUED_RC, {"uuid": first_uuid, "pid": self.pid})
-                if row is None:
-                    _logger.info("job %s on %s: not enqueued any more, nothing to run", first_uuid, cr.dbname)
-                while row is not None:
+        # Not ``with registry.cursor()``: its exit commits, which fails on a
+        # connection that died under the job (database restarted) and that
+        # _release_all closed; the outcomes must still reach the runner.
+        cr = self.registry.cursor()
+        try:
+            row = self._claim(cr, sql.START_ENQUEUED_RC, {"uuid": first_uuid, "pid": self.pid})
+            if row is None:
+                _logger.info("job %s on %s: not enqueued any more, nothing to run", first_uuid, cr.dbname)
+            while row is not None:
+                started = time.monotonic()
+                try:
                     outcome = self._perform(cr, row)
-                    outcomes.append(outcome)
-                    if not (
-                        self.channels
-                        and outcome.state == DONE
-                        and len(outcomes) < self.max_jobs
-                        and time.monotonic() < deadline
-                    ):
-                        break
-                    row = self._claim(
-                        cr,
-                        sql.RELEASE_AND_START_NEXT,
-                        {"id": row["id"], "channels": self.channels, "pid": self.pid},
-                    )
-            finally:
-                self._release_all(cr)
+                except psycopg2.Error as exc:
+                    if not cr._cnx.closed:
+                        raise
+                    # The connection died while the outcome was being written
+                    # (database restarted): nothing was recorded, and the lease
+                    # went with the connection, so the runner takes the job back.
+                    outcome = self._not_owned(row["uuid"], cr.dbname, started, reason=str(exc).strip())
+                outcomes.append(outcome)
+                if not (
+                    self.channels
+                    and outcome.state == DONE
+                    and len(outcomes) < self.max_jobs
+                    and time.monotonic() < deadline
+                ):
+                    break
+                row = self._claim(
+                    cr,
+                    sql.RELEASE_AND_START_NEXT,
+                    {"id": row["id"], "channels": self.channels, "pid": self.pid},
+                )
+        finally:
+            if self._release_all(cr):
+                cr.close()
+            # else its connection is closed: the pool drops it at the next borrow.
         return outcomes
 
     def _claim(self, cr, statement, params):
@@ -142,16 +156,19 @@ class SlotRunner:
         return dict(zip(sql.JOB_ROW_COLUMNS, values))
 
     def _release_all(self, cr):
-        """Give back every lease this connection holds, before it returns to the pool."""
+        """Give back every lease this connection holds, before it returns to the pool;
+        False if the connection is broken (and now closed)."""
         try:
             cr.rollback()
             cr.execute(sql.RELEASE_ALL_LEASES)
             cr.commit()
+            return True
         except psycopg2.Error:
             # A broken connection already lost its leases; never let a pooled
             # connection carry one to another request.
             _logger.warning("%s: could not release the job leases; closing the connection", cr.dbname)
             cr._cnx.close()
+            return False
 
     def _perform(self, cr, row):
         started = time.monotonic()

@@ -7,7 +7,9 @@
 Suites: the engine and harness tests (no Odoo needed); then, when
 ``import odoo`` works, the addons' Odoo tests in a fresh database on a
 throwaway PostgreSQL cluster, and the end-to-end tests against a live
-server. Without Odoo the Odoo suites are reported as skipped, loudly.
+server, and the chaos rounds (tests/chaos: workers, runners, servers and
+PostgreSQL killed while jobs run). Without Odoo the Odoo suites are reported
+as skipped, loudly.
 The last line is ``N passed, N failed, N skipped``; the exit code is 0 only
 if nothing failed.
 """
@@ -111,11 +113,14 @@ def main() -> int:
     if have_odoo:
         results.append(run_odoo_suite())
         results.append(run_pytest("end-to-end", ["tests/e2e", "tests/bench"], env))
+        # A session of its own: its stack (and the processes it kills) never
+        # overlaps the end-to-end stack.
+        results.append(run_pytest("chaos", ["tests/chaos"], env))
     else:
         reason = odoo_unavailable_reason() or "import odoo failed"
         print(
             "\n" + "!" * 100
-            + f"\n!!! ODOO NOT IMPORTABLE ({reason}): the Odoo addon tests and the end-to-end tests were SKIPPED !!!\n"
+            + f"\n!!! ODOO NOT IMPORTABLE ({reason}): the Odoo addon, end-to-end and chaos tests were SKIPPED !!!\n"
             + "!" * 100 + "\n",
             flush=True,
         )
@@ -126,7 +131,7 @@ def main() -> int:
         for note in r.notes:
             print(f"    {note}")
     if not have_odoo:
-        print("odoo addon tests / end-to-end: SKIPPED (no importable Odoo)")
+        print("odoo addon tests / end-to-end / chaos: SKIPPED (no importable Odoo)")
     passed = sum(r.passed for r in results)
     failed = sum(r.failed for r in results)
     skipped = sum(r.skipped for r in results)

@@ -103,7 +103,10 @@ class QueueJobRunner:
                 names = set(served_databases())
             except psycopg2.Error as exc:
                 _logger.warning("queue job runner: cannot list databases: %s", exc)
-                names = set(self.databases)
+                # PostgreSQL is down or restarting: keep every database we knew,
+                # including those we lost a moment ago and are reconnecting to;
+                # else they would wait for the next listing, db_refresh_interval away.
+                names = set(self.databases) | self._candidates
             for name in set(self.databases) - names:
                 _logger.info("queue job runner: database %s is gone", name)
                 self._forget(name)
@@ -169,12 +172,17 @@ class QueueJobRunner:
     # -- dispatching ------------------------------------------------------------
 
     def _running(self, name, db):
-        """Slots in use by configured channel: ours in flight, or what the table says if more."""
+        """Slots in use by configured channel: ours in flight, or what the table says if more;
+        and whether jobs we did not send (a previous runner's) hold some of them."""
         from_table = defaultdict(int)
         for channel, count in db.running_by_channel().items():
             from_table[self.tree.resolve(channel)] += count
         ours = self.in_flight[name]
-        return {channel: max(ours.get(channel, 0), from_table.get(channel, 0)) for channel in set(ours) | set(from_table)}
+        running = {
+            channel: max(ours.get(channel, 0), from_table.get(channel, 0)) for channel in set(ours) | set(from_table)
+        }
+        foreign = any(count > ours.get(channel, 0) for channel, count in from_table.items())
+        return running, foreign
 
     def _blocked(self, db, pending_by_channel):
         blocked = self.throttle[db.name].blocked(time.time())
@@ -203,17 +211,26 @@ class QueueJobRunner:
             if self._upgrading_now(db):
                 self._wakeups[name] = time.monotonic() + UPGRADE_CHECK_INTERVAL
                 return
-            self._claim_and_send(name, db)
+            foreign = self._claim_and_send(name, db)
             delay = db.seconds_to_next_eta()
-            self._wakeups[name] = time.monotonic() + delay if delay is not None else None
+            wake_at = time.monotonic() + delay if delay is not None else None
+            if foreign:
+                # Slots held by jobs a previous runner sent (this one was just
+                # respawned or took over) free up without telling us: no slot of
+                # ours ends and a job ending sends no NOTIFY. Look again soon
+                # rather than at the next poll, 30 s away.
+                recheck = time.monotonic() + self.config.heal_interval
+                wake_at = recheck if wake_at is None else min(wake_at, recheck)
+            self._wakeups[name] = wake_at
         except psycopg2.Error as exc:
             self._lost(name, exc)
 
     def _claim_and_send(self, name, db):
-        running = self._running(name, db)
+        """Claim the jobs that fit and send them; True if jobs we did not send hold slots."""
+        running, foreign = self._running(name, db)
         free = self.tree.free_slots(running)
         if not any(free.values()):
-            return
+            return foreign
         pending_by_channel = defaultdict(list)
         for raw in db.pending_channels():
             pending_by_channel[self.tree.resolve(raw)].append(raw)
@@ -225,12 +242,12 @@ class QueueJobRunner:
             for raw in raws
         ]
         if not wanted:
-            return
+            return foreign
         per_channel = max(free[self.tree.resolve(raw)] for raw in wanted)
         candidates = db.candidates(wanted, per_channel)
         chosen = self.tree.allocate(candidates, lambda row: row[1], running, blocked)
         if not chosen:
-            return
+            return foreign
         secret = db.secret()
         for job_id, uuid, raw in db.mark_enqueued([row[0] for row in chosen]):
             channel = self.tree.resolve(raw)
@@ -248,6 +265,7 @@ class QueueJobRunner:
             self.throttle[name].started(channel, self.tree, time.time())
             _logger.debug("queue job runner: job %s on %s (channel %s) sent to a worker", uuid, name, raw)
             self.dispatcher.submit(slot, secret)
+        return foreign
 
     def _collect_finished_slots(self):
         self.dispatcher.drain_wakeups()

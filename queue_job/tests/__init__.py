@@ -9,3 +9,4 @@ from . import test_maintenance
 from . import test_security
 from . import test_function_channel
 from . import test_json_field
+from . import test_runner_recovery

@@ -1,5 +1,7 @@
 """Jobs of every kind an addon written for OCA queue_job enqueues."""
 
+import os
+import signal
 import time
 
 from odoo import api, fields, models
@@ -59,6 +61,10 @@ class QueueJobProbe(models.Model):
             raise RetryableJobError(f"not yet ({job.retry}/{tries_needed})", seconds=1)
         return self.job_touch(tag)
 
+    def job_kill_worker(self):
+        """Kill the process running this job, as an out-of-memory kill would: never ends"""
+        os.kill(os.getpid(), signal.SIGKILL)
+
     def job_args_echo(self, *args, **kwargs):
         """Return a description of the arguments received"""
         return repr((args, sorted(kwargs.items())))
@@ -70,6 +76,20 @@ class QueueJobProbe(models.Model):
 
     def enqueue_unique(self):
         return self.with_delay(identity_key=identity_exact).job_touch("unique")
+
+    CHAOS_METHODS = ("job_touch", "job_sleep", "job_fail", "job_retry_until", "job_kill_worker")
+
+    @api.model
+    def enqueue_chaos(self, plan, name="chaos"):
+        """Enqueue one job per [method, args, channel] of ``plan``, each on a probe of its own
+        (so that no two jobs write the same row), in one transaction; returns their uuids"""
+        if any(method not in self.CHAOS_METHODS for method, _args, _channel in plan):
+            raise UserError(f"enqueue_chaos runs only {', '.join(self.CHAOS_METHODS)}")
+        probes = self.create([{"name": f"{name} {n}"} for n in range(len(plan))])
+        return [
+            getattr(probe.with_delay(channel=channel or None), method)(*args).uuid
+            for probe, (method, args, channel) in zip(probes, plan)
+        ]
 
     def enqueue_graph(self):
         """A chain of a group and two steps, built with delayable()"""

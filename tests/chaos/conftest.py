@@ -1,0 +1,80 @@
+"""The chaos suite's stack (one per session) and its table of rounds.
+
+Without an importable Odoo 18 every test of this directory is skipped, with
+the reason. The table is printed at the end of the session, whatever the
+verbosity and even when rounds failed.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from harness.odoo_server import odoo_importable, odoo_unavailable_reason
+
+from .core import ChaosStack, current_mode, format_table
+
+CHAOS_DIR = Path(__file__).resolve().parent
+ODOO_MISSING = odoo_unavailable_reason() if odoo_importable() else (odoo_unavailable_reason() or "`import odoo` fails")
+ODOO_OK = ODOO_MISSING is None
+SKIP_REASON = f"chaos tests need an importable Odoo 18 -- {ODOO_MISSING}; the whole tests/chaos directory is skipped"
+if not ODOO_OK:
+    warnings.warn(SKIP_REASON, stacklevel=1)
+
+_session: dict[str, object] = {}  # the stack and when it started, for the summary
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "odoo: needs an importable Odoo 18")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if ODOO_OK:
+        return
+    skip = pytest.mark.skip(reason=SKIP_REASON)
+    for item in items:
+        if CHAOS_DIR in Path(str(item.path)).resolve().parents:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def chaos():
+    if not ODOO_OK:
+        pytest.skip(SKIP_REASON)
+    stack = ChaosStack(current_mode())
+    _session["stack"], _session["started"] = stack, time.monotonic()
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.close()
+        _session["seconds"] = time.monotonic() - _session["started"]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    stack = getattr(item, "funcargs", {}).get("chaos")
+    if report.failed and isinstance(stack, ChaosStack):
+        report.sections.append(("queue_job chaos stack at failure", stack.diagnostics()))
+    return report
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    stack = _session.get("stack")
+    if not isinstance(stack, ChaosStack) or not stack.results:
+        return
+    seconds = _session.get("seconds") or time.monotonic() - _session["started"]
+    mode = stack.mode
+    terminalreporter.write_sep("=", f"queue_job chaos rounds ({mode.name} mode)")
+    terminalreporter.write_line(format_table(stack.results))
+    for result in stack.results:
+        terminalreporter.write_line(result.describe())
+    passed = sum(r.passed for r in stack.results)
+    terminalreporter.write_line(
+        f"{passed} of {len(stack.results)} rounds passed; chaos stack up for {seconds:.0f} s "
+        f"(QUEUE_JOB_TEST_MODE={mode.name}: {mode.rounds} round(s) per fault, {mode.jobs} jobs per round)"
+    )
