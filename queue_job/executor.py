@@ -10,7 +10,6 @@ Every job runs on its own database connection, which holds the job's lease
 outcome is committed.
 """
 
-import ctypes
 import logging
 import os
 import random
@@ -29,9 +28,9 @@ from odoo.sql_db import connection_info_for
 from .engine import codec, sql
 from . import fields
 from .engine.states import CANCELLED, DONE, FAILED, STARTED
-from .exception import FailedJobError, RetryableJobError
+from .exception import FailedJobError, JobTimeoutError, RetryableJobError
 from .job import Job
-from .watchdog import Watch, Watchdog
+from .watchdog import HARD_LIMIT_RETRY_SECONDS, Watch, Watchdog
 
 _logger = logging.getLogger(__name__)
 
@@ -55,21 +54,43 @@ def _failure_values(exc, traceback_text):
     return {"exc_name": name, "exc_message": message, "exc_info": traceback_text}
 
 
-def _clear_pending_interrupt(thread_id):
-    # An interrupt the watchdog sent just as the job ended must not hit the executor.
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), None)
+def _stored_value(env, row, column):
+    try:
+        return fields.loads_value(row[column], env)
+    except codec.UndecodableValue as exc:
+        raise codec.UndecodableValue(f"its stored {column} cannot be read: {exc}") from exc
+
+
+def _deleted_records(env, row):
+    """The job's records that no longer exist.
+
+    The method still ran on them, as with OCA: some jobs are meant to run
+    after their record is deleted (a connector deleting its remote copy).
+    When such a job fails, its message says which records are gone.
+    """
+    records = fields.loads_value(row["records"], env)
+    return records - records.exists()
 
 
 def _job_from_row(env, row):
-    """The Job of a row returned by a start statement, without another query."""
-    recordset = fields.loads_value(row["records"], env)
+    """The Job of a row returned by a start statement, without another query.
+
+    A row that cannot become a Job raises an error whose text, after "The job
+    cannot be run: ", tells a person why (see _fail).
+    """
+    model_name = row["model_name"]
+    if model_name not in env.registry:
+        raise LookupError(
+            f"model {model_name!r} does not exist (any more); is the module that defines it installed?"
+        )
+    recordset = _stored_value(env, row, "records")
     method_name = row["method_name"] or ""
     if not callable(getattr(type(recordset), method_name, None)):
-        raise AttributeError(f"{row['model_name']} has no method {method_name!r} (any more)")
+        raise AttributeError(f"{model_name} has no method {method_name!r} (any more)")
     job = Job(
         getattr(recordset, method_name),
-        args=fields.loads_value(row["args"], env) or (),
-        kwargs=fields.loads_value(row["kwargs"], env) or {},
+        args=_stored_value(env, row, "args") or (),
+        kwargs=_stored_value(env, row, "kwargs") or {},
         priority=row["priority"],
         eta=row["eta"] or None,
         job_uuid=row["uuid"],
@@ -180,14 +201,14 @@ class SlotRunner:
             cr.rollback()
             return self._fail(cr, row, exc, started, loading=True)
         watchdog = Watchdog.get()
-        watch = self._watch(cr, row)
+        watch = self._watch(cr, row, job)
         try:
             watchdog.start(watch)
             try:
                 job._call()
             finally:
-                watchdog.stop()
-                _clear_pending_interrupt(watch.thread_id)
+                # No interrupt of the watchdog reaches the executor after this.
+                watchdog.stop(watch)
             env.flush_all()
             result = str(job.result) if job.result not in (None, False, "") else None
             cr.execute(sql.MARK_DONE, {"id": job_id, "result": result, "try": tries})
@@ -222,9 +243,11 @@ class SlotRunner:
         _logger.debug("job %s on %s (%s): done in %.3fs", uuid, cr.dbname, job.channel, elapsed)
         return Outcome(uuid, DONE, elapsed)
 
-    def _watch(self, cr, row):
+    def _watch(self, cr, row, job):
         soft = row["timeout"] or None
         hard = row["hard_timeout"] or (soft + HARD_LIMIT_GRACE if soft else None)
+        # A job stopped at its hard limit is tried again as its function's retry pattern says.
+        retry_seconds = job._get_retry_seconds() if hard and job.job_config.retry_pattern else HARD_LIMIT_RETRY_SECONDS
         now = time.monotonic()
         return Watch(
             db=cr.dbname,
@@ -237,6 +260,7 @@ class SlotRunner:
             soft_at=now + soft if soft else None,
             hard_at=now + hard if hard else None,
             hard_seconds=hard or 0,
+            retry_seconds=retry_seconds,
         )
 
     def _not_owned(self, uuid, db, started, reason="cancelled or taken back while it ran"):
@@ -268,17 +292,22 @@ class SlotRunner:
         if cr.fetchone() is None:
             cr.rollback()
             return self._not_owned(uuid, cr.dbname, started, reason=f"failed with {type(exc).__name__}")
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        values = _failure_values(exc, text)
         if loading:
-            _logger.error("job %s on %s cannot be loaded: %s", uuid, cr.dbname, exc)
+            # Not a bug of the job's code: the message says it all, no traceback in the log.
+            values["exc_message"] = f"The job cannot be run: {exc}"
+            _logger.error("job %s on %s failed:\n%s", uuid, cr.dbname, values["exc_message"])
         else:
             _logger.error("job %s on %s failed:\n%s", uuid, cr.dbname, text)
-        values = _failure_values(exc, text)
-        if isinstance(exc, codec.UndecodableValue):
-            values["exc_message"] = f"The job's stored arguments cannot be read: {exc}"
-        elif loading and isinstance(exc, AttributeError):
-            values["exc_message"] = f"The job cannot be run: {exc}"
+            if isinstance(exc, JobTimeoutError) and row["timeout"]:
+                values["exc_message"] = f"The job ran past its time limit of {row['timeout']} s"
+            deleted = _deleted_records(env, row)
+            if deleted:
+                values["exc_message"] = (
+                    f"Records deleted after the job was enqueued: {deleted!r}. {values['exc_message']}"
+                )
         values["state"] = FAILED
-        env = api.Environment(cr, SUPERUSER_ID, {})
         job_model = env["queue.job"]
         record = job_model.browse(row["id"]).with_context(_job_edit_sentinel=job_model.EDIT_SENTINEL)
         record.write(values)

@@ -10,3 +10,5 @@ from . import test_security
 from . import test_function_channel
 from . import test_json_field
 from . import test_runner_recovery
+from . import test_bad_input
+from . import test_cancel_api

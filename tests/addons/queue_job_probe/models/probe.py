@@ -8,8 +8,21 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.queue_job.delay import chain, group
-from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
+from odoo.addons.queue_job.exception import (
+    FailedJobError,
+    JobCancelledError,
+    JobTimeoutError,
+    RetryableJobError,
+)
 from odoo.addons.queue_job.job import identity_exact
+from odoo.addons.queue_job.watchdog import check_job_cancelled, job_cancel_requested
+
+
+def _work(seconds, step=0.05):
+    """Python work in short steps, where the job's thread can be interrupted"""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(step)
 
 
 class QueueJobProbe(models.Model):
@@ -48,6 +61,59 @@ class QueueJobProbe(models.Model):
                 pass
         return "survived"
 
+    # -- time limits and cancellation (limits in data/queue_job_data.xml) ----
+
+    def job_catch_timeout(self, seconds, tag="timeout"):
+        """Work up to ``seconds``; past the soft time limit, record a run and say when the limit came"""
+        started = time.monotonic()
+        try:
+            _work(seconds)
+        except JobTimeoutError:
+            self.job_touch(tag)
+            return f"caught JobTimeoutError after {time.monotonic() - started:.2f}s"
+        return "no time limit reached"
+
+    def job_pg_sleep(self, seconds, tag="pg_sleep"):
+        """Record a run, then wait in one SQL statement that names the job (for pg_stat_activity)"""
+        self.job_touch(tag)
+        self.env.cr.execute(
+            "SELECT pg_sleep(%s), %s::text AS job_uuid",
+            (seconds, self.env.context.get("job_uuid")),
+            log_exceptions=False,
+        )
+        return "slept"
+
+    def job_until_cancelled(self, seconds, tag="cancellable"):
+        """Record a run, then work; when JobCancelledError comes, say so in a transaction of its own"""
+        self.job_touch(tag)
+        try:
+            _work(seconds)
+        except JobCancelledError:
+            self._commit_effect(f"{tag}: interrupted")
+            raise
+        return "not cancelled"
+
+    def job_check_cancelled(self, seconds, tag="checks"):
+        """Record a run, then work in short steps, asking after each one whether the job was cancelled"""
+        self.job_touch(tag)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                time.sleep(0.02)
+            except JobCancelledError:
+                pass  # the watchdog's interrupt: this job relies on its own checks
+            if job_cancel_requested():
+                self._commit_effect(f"{tag}: noticed")
+                check_job_cancelled()
+        return "not cancelled"
+
+    def _commit_effect(self, tag):
+        """An effect committed at once, whatever becomes of the job's own transaction"""
+        with self.env.registry.cursor() as cr:
+            self.env(cr=cr)["queue.job.probe.effect"].create(
+                {"probe_id": self.id, "tag": tag, "job_uuid": self.env.context.get("job_uuid")}
+            )
+
     def job_fail(self, message="probe failure"):
         raise UserError(message)
 
@@ -73,6 +139,17 @@ class QueueJobProbe(models.Model):
 
     def enqueue_touch(self, **options):
         return self.with_delay(**options).job_touch()
+
+    LIMITS_METHODS = (
+        "job_touch", "job_sleep", "job_stubborn", "job_catch_timeout", "job_pg_sleep",
+        "job_until_cancelled", "job_check_cancelled",
+    )  # fmt: skip
+
+    def enqueue_method(self, method, args=(), **options):
+        """Enqueue ``method(*args)`` of this probe with these with_delay() options; returns the job's uuid"""
+        if method not in self.LIMITS_METHODS:
+            raise UserError(f"enqueue_method runs only {', '.join(self.LIMITS_METHODS)}")
+        return getattr(self.with_delay(**options), method)(*args).uuid
 
     def enqueue_unique(self):
         return self.with_delay(identity_key=identity_exact).job_touch("unique")
