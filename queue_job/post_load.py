@@ -3,6 +3,7 @@ import logging
 from odoo import http
 
 from .databases import may_serve
+from .insert_buffer import install_flush_all_hook
 
 _logger = logging.getLogger(__name__)
 
@@ -17,7 +18,9 @@ def post_load():
     ``postgres`` database on every request (Odoo lists the databases). The
     runner's requests carry no session: use a blank one. Only databases this
     server may serve are accepted; the others go the usual way.
+    Also makes ``env.flush_all()`` write the rows of new jobs (insert_buffer).
     """
+    install_flush_all_hook()
     original = http.Request._get_session_and_dbname
 
     def _get_session_and_dbname(self):

@@ -24,6 +24,7 @@ from ..engine.states import (
     check_transition,
 )
 from ..exception import JobError
+from .. import insert_buffer
 from ..fields import JobSerialized
 from ..job import Job
 
@@ -200,30 +201,32 @@ class QueueJob(models.Model):
         return list(jobs)
 
     def _job_insert_rows(self, vals_list):
-        """INSERT the rows directly when nothing but our own columns is involved.
+        """Buffer the rows for one multi-row INSERT when nothing but our own columns is involved.
 
         The ORM's create() costs more than the job's whole insert; it is still
         used when another addon adds stored fields with defaults or computes
         to queue.job, or a ``_job_store_values`` hook returns other values.
-        Returns False when the rows were not inserted.
+        The rows reach the table at the next flush (see insert_buffer).
+        Returns False when the rows were not taken.
         """
-        columns = sorted(set().union(*vals_list))
-        if not self._job_plain_insert_allowed(tuple(columns)):
+        columns = tuple(sorted(set().union(*vals_list)))
+        if not self._job_plain_insert_allowed(columns):
             return False
         fields_ = [self._fields[name] for name in columns]
         rows = [
             tuple(field.convert_to_column(vals.get(field.name, False), self, vals) for field in fields_)
             for vals in vals_list
         ]
-        placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        self.flush_model()
-        for start in range(0, len(rows), 1000):
-            chunk = rows[start : start + 1000]
-            self.env.cr.execute(
-                f"INSERT INTO queue_job ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(chunk))}",
-                [value for row in chunk for value in row],
-            )
+        insert_buffer.buffer_rows(self.env.cr, columns, rows)
         return True
+
+    def _search(self, domain, offset=0, limit=None, order=None):
+        insert_buffer.flush_rows(self.env.cr)
+        return super()._search(domain, offset=offset, limit=limit, order=order)
+
+    def flush_model(self, fnames=None):
+        insert_buffer.flush_rows(self.env.cr)
+        return super().flush_model(fnames)
 
     @tools.ormcache("columns")
     def _job_plain_insert_allowed(self, columns):
