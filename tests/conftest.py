@@ -1,5 +1,32 @@
-def pytest_configure(config):
-    config.addinivalue_line("markers", "odoo: needs an importable Odoo 18")
+"""Shared by every pytest suite of tests/: the ``odoo`` marker and its skip.
+
+A test marked ``odoo`` needs an importable Odoo 18. Without one it is
+skipped with the reason, and the reason is also given as a warning, so
+that a skipped suite never reads like a passing one.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from harness.odoo_server import odoo_unavailable_reason
 
 # Odoo addons' own tests run inside Odoo (tests/run.py), not under pytest.
 collect_ignore = ["addons", "ui"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "odoo: needs an importable Odoo 18")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    marked = [item for item in items if item.get_closest_marker("odoo")]
+    reason = odoo_unavailable_reason() if marked else None
+    if reason is None:
+        return
+    message = f"needs an importable Odoo 18 -- {reason}: {len(marked)} test(s) skipped"
+    warnings.warn(message, stacklevel=1)
+    skip = pytest.mark.skip(reason=message)
+    for item in marked:
+        item.add_marker(skip)

@@ -20,14 +20,8 @@ if str(REPO_ROOT) not in sys.path:
 
 from bench.lib.measures import QUICK
 from bench.lib.report import Row, rows
-from tests.harness.odoo_server import odoo_unavailable_reason
 
-ODOO_MISSING = odoo_unavailable_reason()
-
-pytestmark = [
-    pytest.mark.odoo,
-    pytest.mark.skipif(ODOO_MISSING is not None, reason=str(ODOO_MISSING)),
-]
+pytestmark = pytest.mark.odoo
 
 
 @pytest.fixture(scope="module")

@@ -8,42 +8,18 @@ verbosity and even when rounds failed.
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
 import pytest
 
-from harness.odoo_server import odoo_importable, odoo_unavailable_reason
-
 from .core import ChaosStack, current_mode, format_table
 
 CHAOS_DIR = Path(__file__).resolve().parent
-ODOO_MISSING = odoo_unavailable_reason() if odoo_importable() else (odoo_unavailable_reason() or "`import odoo` fails")
-ODOO_OK = ODOO_MISSING is None
-SKIP_REASON = f"chaos tests need an importable Odoo 18 -- {ODOO_MISSING}; the whole tests/chaos directory is skipped"
-if not ODOO_OK:
-    warnings.warn(SKIP_REASON, stacklevel=1)
-
 _session: dict[str, object] = {}  # the stack and when it started, for the summary
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "odoo: needs an importable Odoo 18")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if ODOO_OK:
-        return
-    skip = pytest.mark.skip(reason=SKIP_REASON)
-    for item in items:
-        if CHAOS_DIR in Path(str(item.path)).resolve().parents:
-            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
 def chaos():
-    if not ODOO_OK:
-        pytest.skip(SKIP_REASON)
     stack = ChaosStack(current_mode())
     _session["stack"], _session["started"] = stack, time.monotonic()
     try:

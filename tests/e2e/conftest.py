@@ -13,7 +13,7 @@ script on stdin, see ``Stack.orm``) and over JSON-RPC (as admin and as a
 plain internal user); results are read with psycopg2 straight from the
 cluster. Tests that kill processes leave the server as they found it.
 
-Without an importable Odoo the whole directory is skipped, with the reason.
+Without an importable Odoo every test here is skipped, with the reason (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -21,42 +21,20 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import warnings
-from pathlib import Path
 
 import pytest
+from harness.odoo_server import OdooServer, init_database
+from harness.pgcluster import PgCluster
 
 from .helpers import (
     CHANNELS,
     DB_NAME,
-    E2E_DIR,
     HEAL_INTERVAL,
     MODULES,
     RUNNER_READY,
     Stack,
     addons_path,
 )
-from harness.odoo_server import OdooServer, init_database, odoo_importable, odoo_unavailable_reason
-from harness.pgcluster import PgCluster
-
-ODOO_MISSING = odoo_unavailable_reason() if odoo_importable() else (odoo_unavailable_reason() or "`import odoo` fails")
-ODOO_OK = ODOO_MISSING is None
-SKIP_REASON = f"end-to-end tests need an importable Odoo 18 -- {ODOO_MISSING}; the whole tests/e2e directory is skipped"
-if not ODOO_OK:
-    warnings.warn(SKIP_REASON, stacklevel=1)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "odoo: needs an importable Odoo 18")
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if ODOO_OK:
-        return
-    skip = pytest.mark.skip(reason=SKIP_REASON)
-    for item in items:
-        if E2E_DIR in Path(str(item.path)).resolve().parents:
-            item.add_marker(skip)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -70,8 +48,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 @pytest.fixture(scope="session")
 def cluster():
-    if not ODOO_OK:
-        pytest.skip(SKIP_REASON)
     # E2E_KEEP=1 keeps the cluster directory (data, Odoo conf and logs) for a post-mortem.
     # A password of its own: on a machine shared with other test runs, an
     # Odoo left connected to a port this cluster reuses cannot get in.
