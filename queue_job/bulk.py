@@ -18,7 +18,7 @@ from datetime import datetime
 
 from psycopg2.extras import execute_values
 
-from .engine import codec
+from .engine import codec, sql
 from .engine.states import PENDING
 from .fields import _encode_extra, encode_recordset
 from .job import DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY, Job
@@ -121,9 +121,7 @@ def enqueue_many(delayables):
     if any(row[COLUMNS.index("identity_key")] for row in rows):
         inserted = execute_values(
             cr._obj,
-            f"INSERT INTO queue_job ({', '.join(COLUMNS)}) VALUES %s "
-            "ON CONFLICT (identity_key) WHERE identity_key IS NOT NULL "
-            "AND state IN ('wait_dependencies', 'pending', 'enqueued') DO NOTHING RETURNING uuid",
+            f"INSERT INTO queue_job ({', '.join(COLUMNS)}) VALUES %s {sql.SKIP_WAITING_TWINS}",
             rows,
             template="(" + ", ".join(["%s"] * len(COLUMNS)) + ")",
             page_size=1000,

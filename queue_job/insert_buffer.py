@@ -42,16 +42,27 @@ def flush_rows(cr: Any) -> None:
     # Popped before writing: a precommit hook that runs after this one and
     # enqueues a job starts a new buffer, with its own hook.
     buffered = cr.precommit.data.pop(BUFFER_KEY, None)
-    if not buffered:
-        return
-    for columns, rows in buffered.items():
-        row_placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            chunk = rows[start : start + ROWS_PER_STATEMENT]
-            cr.execute(
-                f"INSERT INTO queue_job ({', '.join(columns)}) VALUES {', '.join([row_placeholder] * len(chunk))}",
-                [value for row in chunk for value in row],
-            )
+    for columns, rows in (buffered or {}).items():
+        insert_rows(cr, columns, rows)
+
+
+def insert_rows(cr: Any, columns: Sequence[str], rows: list[tuple], suffix: str = "") -> list[tuple]:
+    """INSERT ``rows`` now, ``suffix`` (e.g. a RETURNING clause) after each statement; what they return."""
+    row_placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    returned = []
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        cr.execute(
+            f"INSERT INTO queue_job ({', '.join(columns)}) "
+            f"VALUES {', '.join([row_placeholder] * len(chunk))} {suffix}",
+            [value for row in chunk for value in row],
+            # With a conflict clause, a serialization failure is expected
+            # now and then (a twin committed meanwhile); Odoo retries it.
+            log_exceptions=not suffix,
+        )
+        if suffix:
+            returned.extend(cr.fetchall())
+    return returned
 
 
 def has_buffered_rows(cr: Any) -> bool:

@@ -49,11 +49,16 @@ CREATE INDEX IF NOT EXISTS queue_job_failed_idx
 # identity_key: at most one job per key that has not started yet. A started
 # job does not count, so a key can be enqueued again while its previous job
 # runs (the new one may have newer data to process).
-CREATE_IDENTITY_INDEX = """
+_IDENTITY_WAITING = "identity_key IS NOT NULL AND state IN ('wait_dependencies', 'pending', 'enqueued')"
+CREATE_IDENTITY_INDEX = f"""
 CREATE UNIQUE INDEX IF NOT EXISTS queue_job_identity_key_uniq
     ON queue_job (identity_key)
-    WHERE identity_key IS NOT NULL AND state IN ('wait_dependencies', 'pending', 'enqueued');
+    WHERE {_IDENTITY_WAITING};
 """
+# Appended to an INSERT of new jobs: a job whose key already waits is not
+# stored. Under REPEATABLE READ, a twin committed after the transaction's
+# snapshot raises a serialization failure instead (Odoo retries the request).
+SKIP_WAITING_TWINS = f"ON CONFLICT (identity_key) WHERE {_IDENTITY_WAITING} DO NOTHING RETURNING uuid"
 
 # One NOTIFY per statement that makes jobs pending, not one per row: the
 # runner only needs to know that there is something new to look at.

@@ -4,13 +4,14 @@ import random
 from datetime import datetime, timedelta
 
 import psycopg2.errors
-
 from odoo import _, api, exceptions, fields, models, tools
 from odoo.tools import config, html_escape
 
+from .. import insert_buffer
 from ..delay import Graph
 from ..engine import sql
 from ..engine.channels import normalize_name
+from ..engine.codec import UndecodableValue
 from ..engine.states import (
     CANCELLED,
     DONE,
@@ -24,7 +25,6 @@ from ..engine.states import (
     check_transition,
 )
 from ..exception import JobError
-from .. import insert_buffer
 from ..fields import JobSerialized
 from ..job import Job
 
@@ -174,51 +174,84 @@ class QueueJob(models.Model):
         A single job whose identity key matches a job waiting to run is not
         stored: the waiting one is returned instead. The check is made by a
         unique index, so two transactions enqueuing the same key at once
-        cannot both succeed.
+        cannot both succeed: the second one waits for the first, then gets
+        the waiting job, or, under Odoo's REPEATABLE READ, a serialization
+        failure on which Odoo retries the request (which then finds it).
         """
-        model = self.sudo().with_context(_job_edit_sentinel=self.EDIT_SENTINEL, **QUIET_CONTEXT)
         vals_list = [job._store_values(create=True) for job in jobs]
+        columns = self._job_plain_columns(vals_list)
         if not any(vals.get("identity_key") for vals in vals_list):
-            if not self._job_insert_rows(vals_list):
-                model.create(vals_list)
+            if columns:
+                insert_buffer.buffer_rows(self.env.cr, columns, self._job_rows(columns, vals_list))
+            else:
+                self._job_orm_create(vals_list)
             return list(jobs)
         if len(jobs) == 1:
             existing = jobs[0].job_record_with_same_identity_key()
             if existing:
                 return [Job._load_from_db_record(existing)]
+        if columns:
+            returned = insert_buffer.insert_rows(
+                self.env.cr, columns, self._job_rows(columns, vals_list), suffix=sql.SKIP_WAITING_TWINS
+            )
+            stored = {uuid for (uuid,) in returned}
+        else:
+            stored = self._job_orm_create_unless_twins(vals_list)
+        skipped = [job for job in jobs if job.uuid not in stored]
+        if not skipped:
+            return list(jobs)
+        twins = [job.job_record_with_same_identity_key() for job in skipped]
+        if len(jobs) == 1 and twins[0]:
+            return [Job._load_from_db_record(twins[0])]
+        raise exceptions.UserError(
+            _(
+                "Job %(job)s was not stored: a job with the same identity key is already waiting to run (%(twin)s).",
+                job=skipped[0].uuid,
+                twin=twins[0].uuid if twins[0] else self._job_committed_twin_uuid(skipped[0].identity_key),
+            )
+        )
+
+    def _job_orm_create(self, vals_list):
+        model = self.sudo().with_context(_job_edit_sentinel=self.EDIT_SENTINEL, **QUIET_CONTEXT)
+        return model.create(vals_list)
+
+    def _job_orm_create_unless_twins(self, vals_list):
+        """ORM create of jobs with identity keys; the uuids stored (none when a twin waits)."""
         try:
-            with self.env.cr.savepoint(flush=False):
-                model.create(vals_list)
-                model.flush_model()
+            with self.env.cr.savepoint(flush=False), tools.mute_logger("odoo.sql_db"):
+                records = self._job_orm_create(vals_list)
+                records.flush_recordset()
         except psycopg2.errors.UniqueViolation:
             self.env.invalidate_all()
-            twins = [job.job_record_with_same_identity_key() for job in jobs if job.identity_key]
-            if len(jobs) == 1 and twins[0]:
-                return [Job._load_from_db_record(twins[0])]
-            raise exceptions.UserError(
-                _("A job with the same identity key is already waiting to run: %s", twins[0].uuid if twins and twins[0] else "?")
-            ) from None
-        return list(jobs)
+            return set()
+        return {vals["uuid"] for vals in vals_list}
 
-    def _job_insert_rows(self, vals_list):
-        """Buffer the rows for one multi-row INSERT when nothing but our own columns is involved.
+    def _job_committed_twin_uuid(self, identity_key):
+        """The uuid of the waiting job with this key, as committed (this transaction's snapshot may not show it)."""
+        with self.env.registry.cursor() as cr:
+            cr.execute(
+                "SELECT uuid FROM queue_job WHERE identity_key = %s AND state IN %s LIMIT 1",
+                [identity_key, (WAIT_DEPENDENCIES, PENDING, ENQUEUED)],
+            )
+            row = cr.fetchone()
+        return row[0] if row else "?"
+
+    def _job_plain_columns(self, vals_list):
+        """The columns of a plain INSERT of these rows, or None when the ORM must create them.
 
         The ORM's create() costs more than the job's whole insert; it is still
         used when another addon adds stored fields with defaults or computes
         to queue.job, or a ``_job_store_values`` hook returns other values.
-        The rows reach the table at the next flush (see insert_buffer).
-        Returns False when the rows were not taken.
         """
         columns = tuple(sorted(set().union(*vals_list)))
-        if not self._job_plain_insert_allowed(columns):
-            return False
+        return columns if self._job_plain_insert_allowed(columns) else None
+
+    def _job_rows(self, columns, vals_list):
         fields_ = [self._fields[name] for name in columns]
-        rows = [
+        return [
             tuple(field.convert_to_column(vals.get(field.name, False), self, vals) for field in fields_)
             for vals in vals_list
         ]
-        insert_buffer.buffer_rows(self.env.cr, columns, rows)
-        return True
 
     def _search(self, domain, offset=0, limit=None, order=None):
         insert_buffer.flush_rows(self.env.cr)
@@ -247,7 +280,11 @@ class QueueJob(models.Model):
         # Jobs are stored as superuser below: check the caller may change them at all.
         self.check_access("write")
         for record in self:
-            job_ = Job.load(record.env, record.uuid)
+            try:
+                job_ = Job.load(record.env, record.uuid)
+            except (UndecodableValue, AttributeError) as exc:
+                record._change_unloadable_job_state(state, result, exc)
+                continue
             try:
                 if state == DONE:
                     check_transition(job_.state, DONE, job_.uuid)
@@ -280,6 +317,27 @@ class QueueJob(models.Model):
                 job_.enqueue_waiting()
             elif state == CANCELLED:
                 job_.cancel_dependent_jobs()
+
+    def _change_unloadable_job_state(self, state, result, reason):
+        """Finish or cancel a job whose code or arguments are gone; requeuing it is refused."""
+        self.ensure_one()
+        if state == PENDING:
+            raise exceptions.UserError(_("Job %(job)s cannot be requeued: %(reason)s", job=self.uuid, reason=reason))
+        try:
+            check_transition(self.state, state, self.uuid)
+        except InvalidStateTransition as exc:
+            raise exceptions.UserError(str(exc)) from exc
+        vals = {"state": state, "result": result or False}
+        if state == DONE:
+            vals.update(date_done=fields.Datetime.now(), exc_name=False, exc_message=False, exc_info=False)
+        else:
+            vals.update(date_cancelled=fields.Datetime.now())
+        self.sudo().with_context(_job_edit_sentinel=self.EDIT_SENTINEL).write(vals)
+        self.flush_recordset()
+        if state == DONE:
+            self._job_wake_children(self.uuid)
+        else:
+            self._job_cancel_children(self.uuid)
 
     def button_done(self):
         self._change_job_state(DONE, result=_("Manually set to done by %s", self.env.user.name))

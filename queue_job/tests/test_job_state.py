@@ -177,3 +177,33 @@ class TestJobState(TransactionCase):
         # Failing again while already failed posts nothing more.
         record.with_context(_job_edit_sentinel=record.EDIT_SENTINEL).write({"state": "failed", "exc_message": "x"})
         self.assertEqual(len(record.message_ids.filtered(lambda m: m.subtype_id == subtype)), 1)
+
+    def _job_whose_code_is_gone(self, model_name="x_gone.model", method_name="write"):
+        record = self._job()
+        self._set_state(record, "set_started")
+        self._set_state(record, "set_failed", exc_name="LookupError", exc_message="model gone")
+        record.flush_recordset()
+        self.env.cr.execute(
+            "UPDATE queue_job SET model_name = %s, method_name = %s, records = %s WHERE id = %s",
+            [model_name, method_name, '{"_type": "odoo_recordset", "model": "%s", "ids": [1]}' % model_name, record.id],
+        )
+        record.invalidate_recordset()
+        return record
+
+    def test_job_whose_model_is_gone_can_be_set_done_or_cancelled(self):
+        done, cancelled = self._job_whose_code_is_gone(), self._job_whose_code_is_gone()
+        done.button_done()
+        cancelled.button_cancelled()
+        self.assertEqual((done.state, cancelled.state), ("done", "cancelled"))
+        self.assertTrue(done.date_done)
+        self.assertFalse(done.exc_name)
+        self.assertIn(self.env.user.name, done.result)
+        self.assertTrue(cancelled.date_cancelled)
+
+    def test_job_whose_method_is_gone_cannot_be_requeued(self):
+        record = self._job_whose_code_is_gone(model_name="res.partner", method_name="x_vanished_method")
+        with self.assertRaisesRegex(UserError, f"Job {record.uuid} cannot be requeued: res.partner has no method"):
+            record.requeue()
+        self.assertEqual(record.state, "failed")
+        record.button_done()
+        self.assertEqual(record.state, "done")

@@ -66,7 +66,7 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
 }
 
 # Public string constants that are pieces of statements, not statements.
-FRAGMENTS = {"NOTIFY_CHANNEL", "NOW_UTC"}
+FRAGMENTS = {"NOTIFY_CHANNEL", "NOW_UTC", "SKIP_WAITING_TWINS"}
 
 # Statements sent only as part of a longer one (one round trip for several).
 COMPOSED = {
