@@ -37,9 +37,6 @@ _logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 KILL_GRACE_SECONDS = 10.0  # after the hard limit, before the worker process exits
 HARD_LIMIT_RETRY_SECONDS = 60  # when a stopped job is tried again, if its function has no retry pattern
-# Ends the statement the job's session runs (if any); a session waiting for a
-# command ignores it.
-CANCEL_STATEMENT = "SELECT pg_cancel_backend(%(pid)s)"
 
 
 @dataclass
@@ -226,7 +223,7 @@ class Watchdog:
             _raise_in_thread(watch.thread_id, exc_class)
             if cancel_statement:
                 # The exception waits for the statement to return; do not wait for it.
-                self._execute(watch, CANCEL_STATEMENT, {"pid": watch.backend_pid})
+                self._execute(watch, sql.CANCEL_STATEMENT, {"pid": watch.backend_pid})
 
 
 def _current_watch() -> tuple[Watchdog | None, Watch | None]:

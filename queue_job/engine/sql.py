@@ -343,6 +343,9 @@ RETURNING state
 """
 
 TERMINATE_BACKEND = "SELECT pg_terminate_backend(%(pid)s)"
+# Ends the statement a cancelled job's session runs (if any); a session
+# waiting for its next command ignores it.
+CANCEL_STATEMENT = "SELECT pg_cancel_backend(%(pid)s)"
 
 # Every column of queue_job that some statement of this module names.
 REQUIRED_COLUMNS = tuple(

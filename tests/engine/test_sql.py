@@ -59,6 +59,7 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "RUN_STATE": {"id"},
     "STOP_OVERRUN": {"id", "try", "seconds", "retry_in"},
     "TERMINATE_BACKEND": {"pid"},
+    "CANCEL_STATEMENT": {"pid"},
     # dependencies (models/queue_job.py)
     "LOCK_CHILDREN": {"graph_uuid", "children"},
     "WAKE_CHILDREN": {"ids"},
