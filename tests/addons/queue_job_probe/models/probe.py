@@ -131,6 +131,21 @@ class QueueJobProbe(models.Model):
         """Kill the process running this job, as an out-of-memory kill would: never ends"""
         os.kill(os.getpid(), signal.SIGKILL)
 
+    def job_burn_cpu(self, seconds, tag="cpu"):
+        """Record a run first, then keep a CPU busy (Odoo's limit_time_cpu applies)"""
+        self._commit_effect(f"{tag}: started")
+        deadline = time.monotonic() + seconds
+        total = 0
+        while time.monotonic() < deadline:
+            total += sum(range(10_000))
+        return "burnt"
+
+    def job_allocate(self, megabytes, tag="memory"):
+        """Record a run first, then ask for that much memory at once (Odoo's limit_memory_hard applies)"""
+        self._commit_effect(f"{tag}: started")
+        block = bytearray(megabytes * 1024 * 1024)
+        return f"allocated {len(block) // (1024 * 1024)} MiB"
+
     def job_args_echo(self, *args, **kwargs):
         """Return a description of the arguments received"""
         return repr((args, sorted(kwargs.items())))
@@ -142,7 +157,7 @@ class QueueJobProbe(models.Model):
 
     LIMITS_METHODS = (
         "job_touch", "job_sleep", "job_stubborn", "job_catch_timeout", "job_pg_sleep",
-        "job_until_cancelled", "job_check_cancelled",
+        "job_until_cancelled", "job_check_cancelled", "job_burn_cpu", "job_allocate",
     )  # fmt: skip
 
     def enqueue_method(self, method, args=(), **options):
