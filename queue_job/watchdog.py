@@ -24,7 +24,7 @@ import signal
 import threading
 import time
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg2
 
@@ -55,7 +55,7 @@ class Watch:
     cancelled: bool = False
     timed_out: bool = False
     stopped_at: float | None = None
-    raised: set = field(default_factory=set)
+    database_errors: int = 0  # in a row; only the first is a warning
 
 
 def _raise_in_thread(thread_id, exc_class):
@@ -148,8 +148,13 @@ class Watchdog:
                 continue
             try:
                 self._check(watch)
+                watch.database_errors = 0
             except psycopg2.Error as exc:
-                _logger.warning("watchdog of job %s: %s", watch.uuid, exc)
+                # A dropped database or a PostgreSQL restart fails every look
+                # until the job ends: say it once.
+                watch.database_errors += 1
+                level = logging.WARNING if watch.database_errors == 1 else logging.DEBUG
+                _logger.log(level, "watchdog of job %s on %s: %s", watch.uuid, watch.db, str(exc).strip())
                 with self._connections_lock:
                     self._connections.pop(watch.db, None)
             except Exception:

@@ -90,6 +90,18 @@ SELECT 1 FROM ir_module_module
    AND EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'queue_job')
 """
 
+# ``odoo-bin -u`` marks modules 'to upgrade' and loads them in one
+# transaction: until it commits, other sessions see the states unchanged,
+# only the lock its writes hold on ir_module_module. Reading pg_locks never
+# waits; reading ir_module_module (below) would wait for an upgrade that
+# altered that table, so this one is asked first.
+MODULES_BEING_CHANGED = """
+SELECT EXISTS (SELECT 1 FROM pg_locks
+                WHERE locktype = 'relation' AND mode = 'RowExclusiveLock' AND granted
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                  AND relation = 'ir_module_module'::regclass AND pid <> pg_backend_pid())
+"""
+
 # A module upgrade is running (or was interrupted): dispatch nothing, the
 # code the jobs would run is in flux.
 DATABASE_IS_UPGRADING = """
@@ -158,8 +170,11 @@ UPDATE queue_job SET state = 'enqueued', date_enqueued = {NOW_UTC}
 RETURNING id, uuid, channel
 """
 
-PUT_BACK_PENDING = """
-UPDATE queue_job SET state = 'pending', date_enqueued = NULL
+# A request to a worker failed before the job started: give it back, due
+# again a little later (not sooner than its own eta); its try is not counted.
+PUT_BACK_PENDING = f"""
+UPDATE queue_job SET state = 'pending', date_enqueued = NULL,
+       eta = GREATEST(eta, {NOW_UTC} + make_interval(secs => %(delay)s))
  WHERE uuid = %(uuid)s AND state = 'enqueued'
 """
 

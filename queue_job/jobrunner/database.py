@@ -63,13 +63,16 @@ class Database:
         return self.leader
 
     def is_upgrading(self):
-        return self._fetchone(sql.DATABASE_IS_UPGRADING)[0]
+        return self._fetchone(sql.MODULES_BEING_CHANGED)[0] or self._fetchone(sql.DATABASE_IS_UPGRADING)[0]
 
     def secret(self):
         if self._secret is None:
             row = self._fetchone(sql.DATABASE_SECRET)
             self._secret = row[0] if row else ""
         return self._secret
+
+    def forget_secret(self):
+        self._secret = None
 
     def drain_notifications(self):
         """Read pending notifications; True if any arrived."""
@@ -93,9 +96,9 @@ class Database:
     def mark_enqueued(self, ids):
         return self._fetchall(sql.MARK_ENQUEUED, {"ids": list(ids)})
 
-    def put_back_pending(self, uuid):
+    def put_back_pending(self, uuid, delay):
         with closing(self.conn.cursor()) as cr:
-            cr.execute(sql.PUT_BACK_PENDING, {"uuid": uuid})
+            cr.execute(sql.PUT_BACK_PENDING, {"uuid": uuid, "delay": delay})
             return cr.rowcount
 
     def seconds_to_next_eta(self):

@@ -25,8 +25,10 @@ _logger = logging.getLogger(__name__)
 
 POLL_INTERVAL = 30.0  # seconds: look at every database even without news
 RECONNECT_DELAY = 2.0
-UPGRADE_CHECK_INTERVAL = 2.0
+UPGRADE_CHECK_INTERVAL = 1.0  # seconds: how often a database being upgraded is looked at
 WAKE_CHILDREN_INTERVAL = 60.0
+REQUEST_RETRY_FIRST = 1.0  # seconds before a job whose request failed is sent again
+REQUEST_RETRY_MAX = 60.0  # ... doubling while requests to that database keep failing
 
 
 class QueueJobRunner:
@@ -43,8 +45,9 @@ class QueueJobRunner:
         self._stop_r, self._stop_w = os.pipe()
         self._next = defaultdict(float)  # timer name -> monotonic time it is due
         self._retry_db_at = {}
-        self._upgrading = {}  # db -> (checked at, upgrading?)
+        self._upgrading = set()  # databases whose dispatching is paused by an upgrade
         self._wakeups = {}  # db -> monotonic time of its next ETA
+        self._failed_requests = {}  # db -> requests failed in a row
         self._candidates = set()  # databases this server may serve
         self.dispatcher = Dispatcher(self.config, threads=min(256, self.tree.spec("root").capacity or 1))
 
@@ -114,7 +117,7 @@ class QueueJobRunner:
                 del self._retry_db_at[name]
             self._candidates = names
         now = time.monotonic()
-        for name in self._candidates:
+        for name in sorted(self._candidates):
             db = self.databases.get(name)
             if db is None and now >= self._retry_db_at.get(name, 0):
                 db = self._open(name)
@@ -139,12 +142,24 @@ class QueueJobRunner:
                 self._retry_db_at[name] = time.monotonic() + max(60.0, self.config.db_refresh_interval)
                 return None
         except psycopg2.Error as exc:
-            _logger.warning("queue job runner: cannot open database %s: %s", name, exc)
-            self._retry_db_at[name] = time.monotonic() + RECONNECT_DELAY
+            if self._still_listed(name):
+                _logger.warning("queue job runner: cannot open database %s: %s", name, exc)
+                self._retry_db_at[name] = time.monotonic() + RECONNECT_DELAY
+            else:
+                # Dropped or renamed: Odoo's database manager cut our connection first.
+                _logger.info("queue job runner: database %s is gone", name)
+                self._candidates.discard(name)
+                self._retry_db_at.pop(name, None)
             return None
         self._retry_db_at.pop(name, None)
         self.databases[name] = db
         return db
+
+    def _still_listed(self, name):
+        try:
+            return name in served_databases()
+        except psycopg2.Error:
+            return True  # PostgreSQL is down or restarting: keep trying
 
     def _try_lead(self, db):
         try:
@@ -163,6 +178,7 @@ class QueueJobRunner:
             db.close()
         self._wakeups.pop(name, None)
         self.dirty.discard(name)
+        self._upgrading.discard(name)
 
     def _lost(self, name, exc):
         _logger.warning("queue job runner: lost database %s (%s); reconnecting", name, str(exc).strip())
@@ -194,12 +210,14 @@ class QueueJobRunner:
         return blocked
 
     def _upgrading_now(self, db):
-        checked_at, upgrading = self._upgrading.get(db.name, (0.0, False))
-        if time.monotonic() - checked_at > UPGRADE_CHECK_INTERVAL:
-            upgrading = db.is_upgrading()
-            if upgrading and not self._upgrading.get(db.name, (0, False))[1]:
+        upgrading = db.is_upgrading()
+        if upgrading != (db.name in self._upgrading):
+            if upgrading:
                 _logger.info("queue job runner: db %s is being upgraded; dispatching paused", db.name)
-            self._upgrading[db.name] = (time.monotonic(), upgrading)
+                self._upgrading.add(db.name)
+            else:
+                _logger.info("queue job runner: db %s upgraded; dispatching resumed", db.name)
+                self._upgrading.discard(db.name)
         return upgrading
 
     def _dispatch(self, name):
@@ -209,6 +227,8 @@ class QueueJobRunner:
         try:
             db.drain_notifications()
             if self._upgrading_now(db):
+                # Hands off: the code the jobs would run is in flux, and the
+                # upgrade may hold queue_job locked until it commits.
                 self._wakeups[name] = time.monotonic() + UPGRADE_CHECK_INTERVAL
                 return
             foreign = self._claim_and_send(name, db)
@@ -276,16 +296,28 @@ class QueueJobRunner:
             self.dirty.add(slot.db)
             if slot.error:
                 self._slot_failed(slot)
+            else:
+                self._failed_requests.pop(slot.db, None)
 
     def _slot_failed(self, slot):
-        # The worker may never have seen the request: give the job back. If it
-        # did start it, the job's lease tells the healer what happened.
-        _logger.warning("queue job runner: request for job %s on %s failed: %s", slot.uuid, slot.db, slot.error)
+        # The worker may never have seen the request: give the job back, due
+        # again after a delay that doubles while requests keep failing (a
+        # wrong port, a proxy refusing them...), so that nothing spins. If the
+        # worker did start it, the job's lease tells the healer what happened.
+        failures = self._failed_requests[slot.db] = self._failed_requests.get(slot.db, 0) + 1
+        delay = min(REQUEST_RETRY_MAX, REQUEST_RETRY_FIRST * 2 ** (failures - 1))
+        _logger.warning(
+            "queue job runner: request for job %s on %s failed: %s; tried again in %g s",
+            slot.uuid, slot.db, slot.error, delay,
+        )
         db = self.databases.get(slot.db)
         if db is None:
             return
+        # A worker refuses requests signed with a secret the database no longer
+        # has (Odoo gives a duplicated database a new one): read it again.
+        db.forget_secret()
         try:
-            db.put_back_pending(slot.uuid)
+            db.put_back_pending(slot.uuid, delay)
         except psycopg2.Error as exc:
             self._lost(slot.db, exc)
 
@@ -299,6 +331,8 @@ class QueueJobRunner:
             if not db.leader:
                 continue
             try:
+                if self._upgrading_now(db):
+                    continue
                 for uuid, channel, state, tries in db.heal_orphans(
                     self.config.enqueued_grace, self.in_flight_uuids[name], self.config.max_worker_losses
                 ):

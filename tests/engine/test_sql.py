@@ -32,6 +32,7 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "TRY_LEAD": set(),
     "LISTEN": set(),
     "DATABASE_IS_UPGRADING": set(),
+    "MODULES_BEING_CHANGED": set(),
     "DATABASE_SECRET": set(),
     # runner: what to dispatch
     "PENDING_CHANNELS": set(),
@@ -39,7 +40,7 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "FAILED_CHANNELS": {"channels"},
     "CANDIDATES": {"channels", "per_channel"},
     "MARK_ENQUEUED": {"ids"},
-    "PUT_BACK_PENDING": {"uuid"},
+    "PUT_BACK_PENDING": {"uuid", "delay"},
     "NEXT_ETA": set(),
     # runner: healing (also models/queue_job.py requeue_stuck_jobs)
     "HEAL_ORPHANS": {"grace", "in_flight", "max_losses"},
