@@ -27,7 +27,7 @@ from bench.lib import measures
 from bench.lib.measures import FULL, QUICK, Sizes
 from bench.lib.report import render
 from bench.lib.stack import OURS, Flavour, Stack, oca_flavour
-from tests.harness.odoo_server import odoo_unavailable_reason, odoo_version
+from tests.harness.odoo_setup import odoo_unavailable_reason, odoo_version
 
 _logger = logging.getLogger("bench")
 

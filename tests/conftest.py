@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from harness.odoo_server import odoo_unavailable_reason
+from harness.odoo_setup import odoo_unavailable_reason
 
 # Odoo addons' own tests run inside Odoo (tests/run.py), not under pytest.
 collect_ignore = ["addons", "ui"]

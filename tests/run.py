@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.harness.odoo_server import odoo_importable, odoo_unavailable_reason  # noqa: E402
+from tests.harness.odoo_setup import odoo_importable, odoo_unavailable_reason  # noqa: E402
 
 ODOO_MODULES = ["queue_job", "queue_job_probe"]
 
@@ -70,7 +70,8 @@ def run_pytest(name: str, paths: list[str], extra_env: dict[str, str]) -> SuiteR
 
 
 def run_odoo_suite() -> SuiteResult:
-    from tests.harness.odoo_server import default_addons_path, run_odoo_tests
+    from tests.harness.odoo_oneshot import run_odoo_tests
+    from tests.harness.odoo_setup import default_addons_path
     from tests.harness.pgcluster import PgCluster
 
     result = SuiteResult("odoo addon tests")

@@ -21,15 +21,15 @@ from typing import Any
 
 import psycopg2.extensions
 
-from tests.harness.odoo_server import (
+from tests.harness.odoo_logs import parse_log
+from tests.harness.odoo_oneshot import init_database
+from tests.harness.odoo_server import OdooServer
+from tests.harness.odoo_setup import (
     REPO_ROOT,
     OdooError,
-    OdooServer,
     database_options,
     default_addons_path,
-    init_database,
     odoo_bin_cmd,
-    parse_log,
     write_odoo_conf,
 )
 from tests.harness.pgcluster import PgCluster

@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from harness.odoo_server import odoo_importable, odoo_unavailable_reason
+    from harness.odoo_setup import odoo_importable, odoo_unavailable_reason
 
     reason = odoo_unavailable_reason() if odoo_importable() else (odoo_unavailable_reason() or "`import odoo` fails")
     if reason:

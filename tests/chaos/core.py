@@ -64,7 +64,10 @@ if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
 from e2e.helpers import addons_path, load_engine_module, wait_for  # noqa: E402
-from harness.odoo_server import OdooError, OdooRpc, OdooServer, init_database  # noqa: E402
+from harness.odoo_oneshot import init_database  # noqa: E402
+from harness.odoo_rpc import OdooRpc  # noqa: E402
+from harness.odoo_server import OdooServer  # noqa: E402
+from harness.odoo_setup import OdooError  # noqa: E402
 from harness.pgcluster import PgCluster  # noqa: E402
 from harness.procs import pid_alive  # noqa: E402
 

@@ -23,7 +23,8 @@ import re
 import secrets
 
 import pytest
-from harness.odoo_server import OdooServer, init_database
+from harness.odoo_oneshot import init_database
+from harness.odoo_server import OdooServer
 from harness.pgcluster import PgCluster
 
 from .helpers import (

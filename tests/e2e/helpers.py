@@ -26,14 +26,10 @@ REPO_ROOT = E2E_DIR.parents[1]
 if str(REPO_ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-from harness.odoo_server import (  # noqa: E402
-    OdooRpc,
-    OdooServer,
-    _odoo_env,
-    default_addons_path,
-    odoo_bin_cmd,
-    parse_log,
-)
+from harness.odoo_logs import parse_log  # noqa: E402
+from harness.odoo_rpc import OdooRpc  # noqa: E402
+from harness.odoo_server import OdooServer  # noqa: E402
+from harness.odoo_setup import _odoo_env, default_addons_path, odoo_bin_cmd  # noqa: E402
 from harness.pgcluster import PgCluster  # noqa: E402
 
 DB_NAME = "qj_e2e"

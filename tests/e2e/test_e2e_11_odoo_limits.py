@@ -22,7 +22,9 @@ from typing import Any
 import pytest
 
 from .helpers import DatabaseReader, addons_path, dump_database, wait_for
-from harness.odoo_server import OdooRpc, OdooServer, parse_log
+from harness.odoo_logs import parse_log
+from harness.odoo_rpc import OdooRpc
+from harness.odoo_server import OdooServer
 from harness.pgcluster import PgCluster
 
 pytestmark = pytest.mark.odoo

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from harness.odoo_server import log_problems
+from harness.odoo_logs import log_problems
 
 pytestmark = pytest.mark.odoo
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -158,3 +159,8 @@ def signal_pids(pids: Iterable[int], sig: signal.Signals) -> None:
         except OSError as exc:
             if exc.errno != errno.ESRCH:
                 raise
+
+
+def _killpg(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)

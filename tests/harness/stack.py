@@ -22,12 +22,12 @@ from types import FrameType
 from typing import Any
 from collections.abc import Sequence
 
-from .odoo_server import (
+from .odoo_oneshot import init_database
+from .odoo_server import OdooServer
+from .odoo_setup import (
     REPO_ROOT,
     OdooError,
-    OdooServer,
     default_addons_path,
-    init_database,
     odoo_unavailable_reason,
 )
 from .pgcluster import PgCluster, PgClusterError

@@ -17,15 +17,14 @@ from typing import Any
 import psycopg2
 import pytest
 
-from .odoo_server import (
+from .odoo_logs import parse_test_summary
+from .odoo_oneshot import init_database, run_odoo_tests
+from .odoo_rpc import OdooRpcError
+from .odoo_server import OdooServer
+from .odoo_setup import (
     OdooError,
-    OdooRpcError,
-    OdooServer,
     default_addons_path,
-    init_database,
     odoo_unavailable_reason,
-    parse_test_summary,
-    run_odoo_tests,
     write_odoo_conf,
 )
 from .pgcluster import PgCluster
