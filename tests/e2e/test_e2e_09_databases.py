@@ -40,7 +40,10 @@ from .helpers import (
     rename_database,
     wait_for,
 )
-from harness.odoo_server import LogRecord, OdooRpc, OdooServer, _odoo_env, odoo_bin_cmd, parse_log
+from harness.odoo_logs import LogRecord, parse_log
+from harness.odoo_rpc import OdooRpc
+from harness.odoo_server import OdooServer
+from harness.odoo_setup import _odoo_env, odoo_bin_cmd
 from harness.pgcluster import PgCluster
 
 pytestmark = pytest.mark.odoo
