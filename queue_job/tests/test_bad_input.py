@@ -26,7 +26,10 @@ from odoo.addons.queue_job.jobrunner.database import Database
 from odoo.addons.queue_job.jobrunner.runner import QueueJobRunner
 from odoo.addons.queue_job.jobrunner.settings import RunnerConfig
 from odoo.modules.registry import Registry
-from odoo.service.model import retrying
+from odoo.service.model import (
+    MAX_TRIES_ON_CONCURRENCY_FAILURE,
+    PG_CONCURRENCY_EXCEPTIONS_TO_RETRY,
+)
 from odoo.tests.common import BaseCase, get_db_name, tagged
 
 GONE_MODEL = "x_bad_input.gone"
@@ -282,8 +285,17 @@ class TestIdentityKeyConcurrency(BaseCase):
                             release_first.wait(30)  # commit only once the second waits on the key
                         return uuid
 
-                    # What Odoo does around an RPC call or an HTTP request.
-                    answers[name] = retrying(call, env)
+                    # What Odoo's retrying() does around an RPC call or an HTTP
+                    # request (it cannot be called here: it reloads the
+                    # registry, which the test runner holds locked).
+                    for _attempt in range(MAX_TRIES_ON_CONCURRENCY_FAILURE):
+                        try:
+                            answers[name] = call()
+                            cr.commit()
+                            break
+                        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                            cr.rollback()
+                            env.invalidate_all()
             except Exception as exc:  # noqa: BLE001 - the answer the caller would get
                 answers[name] = exc
 
