@@ -37,8 +37,11 @@ _EMPTY_DEPENDENCIES = json.dumps({"depends_on": [], "reverse_depends_on": []})
 def _copy_text(value):
     if value is None:
         return r"\N"
-    text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_line(row):
+    return "\t".join([_copy_text(value) for value in row]) + "\n"
 
 
 class _FunctionInfo:
@@ -54,7 +57,7 @@ class _FunctionInfo:
         )
 
 
-def _row(delayable, info, env, now):
+def _row(delayable, info, uid, company_id, now):
     method_name = delayable._job_method.__name__
     recordset = delayable.recordset
     args, kwargs = tuple(delayable._job_args), dict(delayable._job_kwargs)
@@ -67,14 +70,14 @@ def _row(delayable, info, env, now):
     arguments = [repr(arg) for arg in args] + [f"{key}={value!r}" for key, value in kwargs.items()]
     return (
         str(uuidlib.uuid4()),
-        env.uid,
-        env.context.get("company_id") or env.company.id,
+        uid,
+        company_id,
         delayable.description or info.description,
         recordset._name,
         method_name,
         json.dumps(encode_recordset(recordset)),
-        codec.dumps(args, _encode_extra),
-        codec.dumps(kwargs, _encode_extra),
+        codec.dumps(args, _encode_extra) if args else "[]",
+        codec.dumps(kwargs, _encode_extra) if kwargs else "{}",
         f"{recordset!r}.{method_name}({', '.join(arguments)})",
         PENDING,
         DEFAULT_PRIORITY if delayable.priority is None else delayable.priority,
@@ -104,6 +107,7 @@ def enqueue_many(delayables):
             item.delay()
         return [item._generated_job.uuid for item in items]
     now = datetime.now()
+    company_id = env.context.get("company_id") or env.company.id
     infos = {}
     rows = []
     for item in items:
@@ -114,7 +118,7 @@ def enqueue_many(delayables):
         key = (item.recordset._name, item._job_method.__name__)
         if key not in infos:
             infos[key] = _FunctionInfo(item.recordset, key[1])
-        rows.append(_row(item, infos[key], env, now))
+        rows.append(_row(item, infos[key], env.uid, company_id, now))
         item._generated_job = True  # stored below: no "never delayed" warning
     env["queue.job"].flush_model()
     cr = env.cr
@@ -128,10 +132,6 @@ def enqueue_many(delayables):
             fetch=True,
         )
         return [row[0] for row in inserted]
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(_copy_text(value) for value in row))
-        buffer.write("\n")
-    buffer.seek(0)
+    buffer = io.StringIO("".join([_copy_line(row) for row in rows]))
     cr._obj.copy_expert(f"COPY queue_job ({', '.join(COLUMNS)}) FROM STDIN", buffer)
     return [row[0] for row in rows]

@@ -13,3 +13,4 @@ from . import test_runner_recovery
 from . import test_bad_input
 from . import test_cancel_api
 from . import test_insert_buffer
+from . import test_bulk
