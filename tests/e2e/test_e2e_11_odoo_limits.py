@@ -64,6 +64,20 @@ class Limited:
             timeout, f"job {uuid} to end", interval=0.2, describe=lambda: self.row(uuid),
         )
 
+    def run_until_given_up(self, method: str, *args: Any, timeout: float) -> tuple[str, list[str]]:
+        """Enqueue a job its worker will not survive: it must fail after two worker deaths.
+
+        Returns its uuid and the log lines written meanwhile."""
+        offset = self.server.log_offset()
+        uuid = self.enqueue(method, *args)
+        row = self.wait_final(uuid, timeout)
+        assert row["state"] == "failed", row
+        assert row["worker_losses"] == 2, row
+        assert row["exc_message"].startswith("The worker running this job died 2 time(s)"), row
+        self.server.wait_for_workers(timeout=30)
+        self.assert_serves()
+        return uuid, [record.first_line for record in parse_log(self.server.log_text(offset))]
+
     def assert_serves(self) -> None:
         """A short job still runs, and no job is left started or enqueued."""
         uuid = self.enqueue("job_touch", "still serving")
@@ -101,37 +115,21 @@ def limited(cluster: PgCluster, odoo_db: str) -> Iterator[Limited]:
 
 
 def test_job_longer_than_limit_time_real_is_retried_then_fails_saying_its_worker_died(limited: Limited):
-    offset = limited.server.log_offset()
-    uuid = limited.enqueue("job_sleep", 60, "too long")
-    row = limited.wait_final(uuid, 4 * LIMIT_TIME_REAL + 20)
-    assert row["state"] == "failed", row
-    assert row["worker_losses"] == 2, row
-    assert row["exc_message"].startswith("The worker running this job died 2 time(s)"), row
+    uuid, log = limited.run_until_given_up("job_sleep", 60, "too long", timeout=4 * LIMIT_TIME_REAL + 20)
     assert limited.effects(uuid) == [], "the job never got to its end"
     # The master may say it twice for one worker before that worker is reaped.
-    killed = {match[1] for record in parse_log(limited.server.log_text(offset))
-              if record.level == "ERROR"
-              and (match := re.match(rf"WorkerHTTP \((\d+)\) timeout after {LIMIT_TIME_REAL}s", record.first_line))}
+    killed = {match[1] for line in log
+              if (match := re.match(rf"WorkerHTTP \((\d+)\) timeout after {LIMIT_TIME_REAL}s", line))}
     assert len(killed) == 2, "Odoo's master killed a worker once per try"
-    limited.server.wait_for_workers(timeout=30)
-    limited.assert_serves()
 
 
 def test_job_past_limit_time_cpu_is_retried_then_fails_saying_its_worker_died(limited: Limited):
     # Odoo 18's worker serves requests in a thread: the main thread gets
     # "CPU time limit exceeded." and the worker exits, as after a kill.
-    offset = limited.server.log_offset()
-    uuid = limited.enqueue("job_burn_cpu", 30, "burner")
-    row = limited.wait_final(uuid, 2 * LIMIT_TIME_REAL + 20)
-    assert row["state"] == "failed", row
-    assert row["worker_losses"] == 2, row
-    assert row["exc_message"].startswith("The worker running this job died 2 time(s)"), row
+    uuid, log = limited.run_until_given_up("job_burn_cpu", 30, "burner", timeout=2 * LIMIT_TIME_REAL + 20)
     assert limited.effects(uuid) == ["burner: started"] * 2, "one run per try, none finished"
-    reached = [record for record in parse_log(limited.server.log_text(offset))
-               if re.match(rf"Worker \(\d+\) CPU time limit \({LIMIT_TIME_CPU}\) reached", record.first_line)]
+    reached = [line for line in log if re.match(rf"Worker \(\d+\) CPU time limit \({LIMIT_TIME_CPU}\) reached", line)]
     assert len(reached) == 2, "Odoo stopped a worker on its CPU limit once per try"
-    limited.server.wait_for_workers(timeout=30)
-    limited.assert_serves()
 
 
 def test_job_past_limit_memory_hard_fails_with_a_memory_error(limited: Limited):
