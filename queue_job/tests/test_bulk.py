@@ -1,5 +1,7 @@
 """``bulk.enqueue_many()``: many jobs in one COPY, stored as ``with_delay()`` stores them."""
 
+import gc
+
 from odoo.tests.common import TransactionCase, tagged
 
 from odoo.addons.queue_job.bulk import enqueue_many
@@ -80,3 +82,19 @@ class TestBulk(TransactionCase):
         uuids = enqueue_many([partner.delayable().write({"ref": "at once"})])
         self.assertEqual(partner.ref, "at once")
         self.assertFalse(self._records(uuids))
+
+    def test_the_cyclic_collector_is_as_it_was_afterwards(self):
+        self.assertTrue(gc.isenabled())
+        enqueue_many([self.partners[0].delayable().write({"ref": "gc"})])
+        self.assertTrue(gc.isenabled())
+        bare = self.partners[0].delayable()
+        with self.assertRaises(ValueError):
+            enqueue_many([bare])
+        bare._generated_job = True  # refused: nothing to warn about
+        self.assertTrue(gc.isenabled(), "restored after a refusal too")
+        gc.disable()
+        try:
+            enqueue_many([self.partners[1].delayable().write({"ref": "gc off"})])
+            self.assertFalse(gc.isenabled(), "left disabled when it was")
+        finally:
+            gc.enable()
