@@ -18,8 +18,7 @@ import uuid as uuidlib
 from contextlib import contextmanager
 from datetime import datetime
 
-from psycopg2.extras import execute_values
-
+from . import insert_buffer
 from .engine import codec, sql
 from .engine.states import PENDING
 from .fields import _encode_extra, encode_recordset
@@ -145,14 +144,7 @@ def _enqueue_many(delayables):
     env["queue.job"].flush_model()
     cr = env.cr
     if any(row[COLUMNS.index("identity_key")] for row in rows):
-        inserted = execute_values(
-            cr._obj,
-            f"INSERT INTO queue_job ({', '.join(COLUMNS)}) VALUES %s {sql.SKIP_WAITING_TWINS}",
-            rows,
-            template="(" + ", ".join(["%s"] * len(COLUMNS)) + ")",
-            page_size=1000,
-            fetch=True,
-        )
+        inserted = insert_buffer.insert_rows(cr, COLUMNS, rows, suffix=sql.SKIP_WAITING_TWINS)
         return [row[0] for row in inserted]
     buffer = io.StringIO("".join([_copy_line(row) for row in rows]))
     cr._obj.copy_expert(f"COPY queue_job ({', '.join(COLUMNS)}) FROM STDIN", buffer)

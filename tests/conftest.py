@@ -1,4 +1,5 @@
-"""Shared by every pytest suite of tests/: the ``odoo`` marker and its skip.
+"""Shared by every pytest suite of tests/: the ``odoo`` marker and its skip,
+and the state of the live stack appended to a failing test's report.
 
 A test marked ``odoo`` needs an importable Odoo 18. Without one it is
 skipped with the reason, and the reason is also given as a warning, so
@@ -30,3 +31,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(reason=message)
     for item in marked:
         item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test using a live stack (a fixture with ``diagnostics()``) reports that stack's state."""
+    report = yield
+    if report.failed:
+        for name, value in getattr(item, "funcargs", {}).items():
+            diagnostics = getattr(value, "diagnostics", None)
+            if callable(diagnostics):
+                report.sections.append((f"{name} at failure", diagnostics()))
+    return report

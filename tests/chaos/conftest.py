@@ -30,15 +30,6 @@ def chaos():
         _session["seconds"] = time.monotonic() - _session["started"]
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    stack = getattr(item, "funcargs", {}).get("chaos")
-    if report.failed and isinstance(stack, ChaosStack):
-        report.sections.append(("queue_job chaos stack at failure", stack.diagnostics()))
-    return report
-
-
 def pytest_terminal_summary(terminalreporter) -> None:
     stack = _session.get("stack")
     if not isinstance(stack, ChaosStack) or not stack.results:

@@ -38,15 +38,6 @@ from .helpers import (
 )
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    stack = getattr(item, "funcargs", {}).get("stack")
-    if report.failed and isinstance(stack, Stack):
-        report.sections.append(("queue_job stack at failure", stack.diagnostics()))
-    return report
-
-
 @pytest.fixture(scope="session")
 def cluster():
     # E2E_KEEP=1 keeps the cluster directory (data, Odoo conf and logs) for a post-mortem.
