@@ -22,7 +22,7 @@ from . import insert_buffer
 from .engine import codec, sql
 from .engine.states import PENDING
 from .fields import _encode_extra, encode_recordset
-from .job import DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY, Job
+from .job import DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY, Job, enqueue_company_id
 from .utils import must_run_without_delay
 
 COLUMNS = (
@@ -128,7 +128,7 @@ def _enqueue_many(delayables):
             item.delay()
         return [item._generated_job.uuid for item in items]
     now = datetime.now()
-    company_id = env.context.get("company_id") or env.company.id
+    company_id = enqueue_company_id(env)
     infos = {}
     rows = []
     for item in items:

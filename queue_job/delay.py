@@ -310,7 +310,7 @@ class Delayable:
 
     def __del__(self):
         if self._job_method is not None and not self._generated_job:
-            _logger.warning("%s was prepared but never delayed", self)
+            _logger.warning("Delayable %s was prepared but never delayed", self)
 
     def set(self, *args, **kwargs):
         """Set job properties from a dict and/or keywords; returns self."""

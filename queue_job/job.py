@@ -53,6 +53,14 @@ RETRY_INTERVAL = retry_policy.RETRY_INTERVAL
 _logger = logging.getLogger(__name__)
 
 
+def enqueue_company_id(env):
+    """The company a new job belongs to: ``company_id`` of the context when
+    the context has that key (None: no company), else the current company."""
+    if "company_id" in env.context:
+        return env.context["company_id"] or None
+    return env.company.id
+
+
 def identity_exact_hasher(job_):
     """A sha1 fed with the model, method, record ids and all arguments."""
     hasher = hashlib.sha1()
@@ -206,7 +214,7 @@ class Job:
         self.exc_name = None
         self.exc_message = None
         self.exc_info = None
-        self.company_id = self.env.context.get("company_id") or self.env.company.id
+        self.company_id = enqueue_company_id(self.env)
         self._eta = None
         self.eta = eta
         self.channel = channel

@@ -28,10 +28,15 @@ NOW_UTC = "(now() AT TIME ZONE 'UTC')"
 
 # -- schema --------------------------------------------------------------
 
+# The autovacuum picks jobs by the date they finished, whatever their state
+# (OCA's rule: rows migrated or written by hand count too), but never a job
+# that a worker has or is about to have.
+_VACUUMABLE = "(date_done IS NOT NULL OR date_cancelled IS NOT NULL) AND state NOT IN ('enqueued', 'started')"
+
 # Pending jobs are claimed per channel in (priority, id) order: one partial
 # index serves the claim, the scan of channels with work, and stays small
 # because done jobs leave it.
-CREATE_INDEXES = """
+CREATE_INDEXES = f"""
 CREATE INDEX IF NOT EXISTS queue_job_pending_claim_idx
     ON queue_job (channel, priority, id) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS queue_job_pending_eta_idx
@@ -40,8 +45,9 @@ CREATE INDEX IF NOT EXISTS queue_job_running_idx
     ON queue_job (channel) WHERE state IN ('enqueued', 'started');
 CREATE INDEX IF NOT EXISTS queue_job_waiting_idx
     ON queue_job (graph_uuid) WHERE state = 'wait_dependencies';
-CREATE INDEX IF NOT EXISTS queue_job_vacuum_idx
-    ON queue_job (channel, date_done) WHERE state IN ('done', 'cancelled');
+DROP INDEX IF EXISTS queue_job_vacuum_idx;
+CREATE INDEX IF NOT EXISTS queue_job_finished_idx
+    ON queue_job (channel, LEAST(date_done, date_cancelled)) WHERE {_VACUUMABLE};
 CREATE INDEX IF NOT EXISTS queue_job_failed_idx
     ON queue_job (channel) WHERE state = 'failed';
 """
@@ -404,4 +410,15 @@ UPDATE queue_job SET state = 'cancelled', date_cancelled = (now() AT TIME ZONE '
  WHERE graph_uuid = %(graph_uuid)s AND state = 'wait_dependencies'
    AND uuid IN (SELECT uuid FROM descendants)
 RETURNING uuid
+"""
+
+# -- maintenance ------------------------------------------------------------
+
+CHANNELS_WITH_FINISHED_JOBS = f"SELECT DISTINCT channel FROM queue_job WHERE {_VACUUMABLE}"
+
+FINISHED_JOBS_OLDER_THAN = f"""
+SELECT id FROM queue_job
+ WHERE channel IS NOT DISTINCT FROM %(channel)s AND {_VACUUMABLE}
+   AND LEAST(date_done, date_cancelled) <= %(deadline)s
+ LIMIT %(limit)s
 """

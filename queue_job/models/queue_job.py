@@ -88,7 +88,7 @@ class QueueJob(models.Model):
     method_name = fields.Char(readonly=True)
     records = JobSerialized(string="Record(s)", readonly=True, base_type=models.BaseModel)
     dependencies = fields.Json(readonly=True)
-    dependency_graph = fields.Json(compute="_compute_dependency_graph")
+    dependency_graph = JobSerialized(base_type=dict, compute="_compute_dependency_graph")
     graph_jobs_count = fields.Integer(compute="_compute_graph_jobs_count")
     args = JobSerialized(readonly=True, base_type=tuple)
     kwargs = JobSerialized(readonly=True, base_type=dict)
@@ -153,6 +153,11 @@ class QueueJob(models.Model):
     def write(self, vals):
         if self.env.context.get("_job_edit_sentinel") is not self.EDIT_SENTINEL:
             protected = sorted(name for name in vals if name in self._protected_fields)
+            reassign = "user_id" in protected and self._may_reassign_user()
+            if reassign:
+                protected.remove("user_id")
+                if not vals["user_id"]:
+                    raise exceptions.UserError(_("A job needs a user to run as."))
             if protected:
                 raise exceptions.AccessError(
                     _("These job fields cannot be changed: %s", ", ".join(protected))
@@ -163,9 +168,24 @@ class QueueJob(models.Model):
                         check_transition(record.state, vals["state"], record.uuid)
                     except InvalidStateTransition as exc:
                         raise exceptions.UserError(str(exc)) from exc
+        else:
+            reassign = False
         if vals.get("state") == FAILED:
             self.filtered(lambda job: job.state != FAILED)._message_post_on_failure()
-        return super().write(vals)
+        result = super().write(vals)
+        if reassign:
+            self._records_follow_user()
+        return result
+
+    def _may_reassign_user(self):
+        return self.env.su or self.env.user.has_group("queue_job.group_queue_job_manager")
+
+    def _records_follow_user(self):
+        """Jobs handed to another user run as that user: it is stored with their records."""
+        for record in self.sudo():
+            record.with_context(_job_edit_sentinel=self.EDIT_SENTINEL).write(
+                {"records": record.records.with_user(record.user_id)}
+            )
 
     @api.model
     def _job_insert(self, jobs):
@@ -442,13 +462,25 @@ class QueueJob(models.Model):
                 "edges": graph.edges(),
             }
 
+    # (fill, border) of a node by state; the keys of a node are the ones
+    # OCA's graph widget reads, so views and tests written for it work.
+    _GRAPH_NODE_COLORS = {
+        DONE: ("#d3f2dc", "#2f9e55"),
+        FAILED: ("#fbdcdc", "#d33a3a"),
+        STARTED: ("#fff1bf", "#d9a400"),
+        ENQUEUED: ("#ffe4c7", "#e8850c"),
+        CANCELLED: ("#e6e8eb", "#7b838c"),
+    }
+    _GRAPH_NODE_DEFAULT_COLORS = ("#dbe8fb", "#3a73cf")
+
     def _dependency_graph_vis_node(self):
-        colors = {DONE: "#C2FABC", FAILED: "#FB7E81", STARTED: "#FFFF00", ENQUEUED: "#FFE5B4"}
+        fill, border = self._GRAPH_NODE_COLORS.get(self.state, self._GRAPH_NODE_DEFAULT_COLORS)
         return {
             "id": self.id,
             "title": f"<strong>{html_escape(self.display_name)}</strong><br/>{html_escape(self.func_string)}",
-            "color": colors.get(self.state, "#D2E5FF"),
-            "state": self.state,
+            "color": fill,
+            "border": border,
+            "shadow": True,
         }
 
     def open_graph_jobs(self):
@@ -496,14 +528,17 @@ class QueueJob(models.Model):
         return {channel.complete_name: channel.removal_interval for channel in channels}
 
     def autovacuum(self, batch_size=1000):
-        """Delete done and cancelled jobs older than their channel's retention."""
+        """Delete the jobs done or cancelled longer ago than their channel's retention.
+
+        Rows are chosen by ``date_done`` / ``date_cancelled``, as OCA does,
+        whatever their state (rows migrated from older versions, or written
+        by hand); a job handed to a worker or running is never deleted.
+        """
         retention = self._retention_days()
         # The queries below are plain SQL: job changes still in the ORM cache
         # (made earlier in this transaction) must reach the table first.
         self.flush_model()
-        self.env.cr.execute(
-            "SELECT DISTINCT channel FROM queue_job WHERE state IN ('done', 'cancelled')"
-        )
+        self.env.cr.execute(sql.CHANNELS_WITH_FINISHED_JOBS)
         for (channel,) in self.env.cr.fetchall():
             name = normalize_name(channel)
             while name not in retention and "." in name:
@@ -512,11 +547,8 @@ class QueueJob(models.Model):
             deadline = datetime.now() - timedelta(days=int(days))
             while True:
                 self.env.cr.execute(
-                    """SELECT id FROM queue_job
-                        WHERE channel IS NOT DISTINCT FROM %s AND state IN ('done', 'cancelled')
-                          AND COALESCE(date_done, date_cancelled, date_created) <= %s
-                        LIMIT %s""",
-                    (channel, deadline, batch_size),
+                    sql.FINISHED_JOBS_OLDER_THAN,
+                    {"channel": channel, "deadline": deadline, "limit": batch_size},
                 )
                 ids = [row[0] for row in self.env.cr.fetchall()]
                 if not ids:

@@ -152,9 +152,10 @@ class JobsTrap:
         ]
 
     def _format_job_call(self, call):
-        arguments = [repr(arg) for arg in call.args]
-        arguments += [f"{key}={value!r}" for key, value in call.kwargs.items()]
-        properties = ", ".join(f"{key}={value!r}" for key, value in call.properties.items())
+        # str(), not repr(): tests written for OCA match these messages.
+        arguments = [str(arg) for arg in call.args]
+        arguments += [f"{key}={value}" for key, value in call.kwargs.items()]
+        properties = ", ".join(f"{key}={value}" for key, value in call.properties.items())
         return f"<{call.method.__self__}>.{call.method.__name__}({', '.join(arguments)}) with properties ({properties})"
 
     def __repr__(self):

@@ -35,7 +35,11 @@ class TestAutovacuum(TransactionCase):
         old_pending.with_context(_job_edit_sentinel=old_pending.EDIT_SENTINEL).write(
             {"date_created": datetime.now() - timedelta(days=90)}
         )
+        # Chosen by date whatever the state, as OCA does (migrated or hand-written rows)...
         old_failed = self._job("failed", 40)
+        failed_undated = self._job("failed", None)
+        # ... but never a job a worker holds.
+        old_started = self._job("started", 40)
         short_done = self._job("done", 5, channel="root.vacuum_short")
         short_young = self._job("done", 1, channel="root.vacuum_short")
         # A sub-channel without a record of its own keeps its parent's retention.
@@ -49,7 +53,9 @@ class TestAutovacuum(TransactionCase):
         self.assertFalse(short_child.exists())
         self.assertTrue(young_done.exists())
         self.assertTrue(old_pending.exists())
-        self.assertTrue(old_failed.exists())
+        self.assertFalse(old_failed.exists())
+        self.assertTrue(failed_undated.exists())
+        self.assertTrue(old_started.exists())
         self.assertTrue(short_young.exists())
 
     def test_autovacuum_root_interval(self):

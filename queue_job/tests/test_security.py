@@ -76,6 +76,8 @@ class TestJobSecurity(TransactionCase):
     def test_manager_cannot_write_protected_fields(self):
         record = self._enqueue(self.user).with_user(self.manager)
         for field, value in PROTECTED.items():
+            if field == "user_id":
+                continue  # a manager may hand a job to another user (test_oca_compat)
             with self.assertRaisesRegex(AccessError, field, msg=field):
                 record.write({field: value})
         record.invalidate_recordset()

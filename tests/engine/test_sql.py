@@ -65,6 +65,9 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "LOCK_CHILDREN": {"graph_uuid", "children"},
     "WAKE_CHILDREN": {"ids"},
     "CANCEL_CHILDREN": {"id", "graph_uuid", "result"},
+    # maintenance (models/queue_job.py autovacuum)
+    "CHANNELS_WITH_FINISHED_JOBS": set(),
+    "FINISHED_JOBS_OLDER_THAN": {"channel", "deadline", "limit"},
 }
 
 # Public string constants that are pieces of statements, not statements.
