@@ -3,6 +3,7 @@
 
     python3 tests/run.py          # quick mode: what CI runs
     python3 tests/run.py --full   # long suites at full size (chaos rounds, benchmarks' smoke)
+    python3 tests/run.py --oca /path/to/oca/queue   # also OCA's own tests against ours
 
 Suites: the engine and harness tests (no Odoo needed); then, when
 ``import odoo`` works, the addons' Odoo tests in a fresh database on a
@@ -106,14 +107,19 @@ def run_odoo_suite() -> SuiteResult:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="long suites at full size")
+    parser.add_argument(
+        "--oca", metavar="PATH", default=os.environ.get("QUEUE_JOB_OCA_PATH", ""),
+        help="checkout of OCA/queue 18.0: runs OCA's own tests against ours (default: $QUEUE_JOB_OCA_PATH)",
+    )
     args = parser.parse_args()
-    env = {"QUEUE_JOB_TEST_MODE": "full" if args.full else "quick"}
+    env = {"QUEUE_JOB_TEST_MODE": "full" if args.full else "quick", "QUEUE_JOB_OCA_PATH": args.oca}
 
     results = [run_pytest("engine + harness", ["tests/engine", "tests/harness"], env)]
     have_odoo = odoo_importable()
     if have_odoo:
         results.append(run_odoo_suite())
         results.append(run_pytest("end-to-end", ["tests/e2e", "tests/bench"], env))
+        results.append(run_pytest("OCA compatibility", ["tests/oca"], env))
         # A session of its own: its stack (and the processes it kills) never
         # overlaps the end-to-end stack.
         results.append(run_pytest("chaos", ["tests/chaos"], env))
@@ -133,6 +139,9 @@ def main() -> int:
             print(f"    {note}")
     if not have_odoo:
         print("odoo addon tests / end-to-end / chaos: SKIPPED (no importable Odoo)")
+    elif not args.oca:
+        print("OCA compatibility: SKIPPED -- no OCA checkout given (--oca PATH or QUEUE_JOB_OCA_PATH): "
+              "OCA's test_queue_job was NOT run against this queue_job")
     passed = sum(r.passed for r in results)
     failed = sum(r.failed for r in results)
     skipped = sum(r.skipped for r in results)

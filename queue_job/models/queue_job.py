@@ -462,16 +462,15 @@ class QueueJob(models.Model):
                 "edges": graph.edges(),
             }
 
-    # (fill, border) of a node by state; the keys of a node are the ones
-    # OCA's graph widget reads, so views and tests written for it work.
+    # (fill, border) of a node by state. The keys of a node and these values
+    # are vis-network's usual palette as OCA's graph widget reads it: tests
+    # written for OCA compare dependency_graph whole.
     _GRAPH_NODE_COLORS = {
-        DONE: ("#d3f2dc", "#2f9e55"),
-        FAILED: ("#fbdcdc", "#d33a3a"),
-        STARTED: ("#fff1bf", "#d9a400"),
-        ENQUEUED: ("#ffe4c7", "#e8850c"),
-        CANCELLED: ("#e6e8eb", "#7b838c"),
+        DONE: ("#C2FABC", "#4AD63A"),
+        FAILED: ("#FB7E81", "#FA0A10"),
+        STARTED: ("#FFFF00", "#FFA500"),
     }
-    _GRAPH_NODE_DEFAULT_COLORS = ("#dbe8fb", "#3a73cf")
+    _GRAPH_NODE_DEFAULT_COLORS = ("#D2E5FF", "#2B7CE9")
 
     def _dependency_graph_vis_node(self):
         fill, border = self._GRAPH_NODE_COLORS.get(self.state, self._GRAPH_NODE_DEFAULT_COLORS)
