@@ -3,13 +3,16 @@
 
     python3 tests/run.py          # quick mode: what CI runs
     python3 tests/run.py --full   # long suites at full size (chaos rounds, benchmarks' smoke)
+    python3 tests/run.py --oca /path/to/oca/queue   # also the upgrade from OCA's queue_job 18.0
 
 Suites: the engine and harness tests (no Odoo needed); then, when
 ``import odoo`` works, the addons' Odoo tests in a fresh database on a
 throwaway PostgreSQL cluster, and the end-to-end tests against a live
 server, and the chaos rounds (tests/chaos: workers, runners, servers and
-PostgreSQL killed while jobs run). Without Odoo the Odoo suites are reported
-as skipped, loudly.
+PostgreSQL killed while jobs run), and, given OCA's sources (``--oca PATH``
+or ``QUEUE_JOB_OCA_PATH``), the move of a database from OCA's queue_job
+(tests/upgrade). Without Odoo the Odoo suites are reported as skipped,
+loudly; so is the upgrade test without OCA's sources.
 The last line is ``N passed, N failed, N skipped``; the exit code is 0 only
 if nothing failed.
 """
@@ -32,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from tests.harness.odoo_setup import odoo_importable, odoo_unavailable_reason  # noqa: E402
 
 ODOO_MODULES = ["queue_job", "queue_job_probe"]
+OCA_ENV = "QUEUE_JOB_OCA_PATH"  # OCA's queue repository, for tests/upgrade
 
 
 @dataclass
@@ -106,14 +110,27 @@ def run_odoo_suite() -> SuiteResult:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="long suites at full size")
+    parser.add_argument("--oca", metavar="PATH", default=os.environ.get(OCA_ENV),
+                        help=f"OCA's queue repository, 18.0, for the upgrade test (default: ${OCA_ENV})")
     args = parser.parse_args()
     env = {"QUEUE_JOB_TEST_MODE": "full" if args.full else "quick"}
+    upgrade_skipped = None
 
     results = [run_pytest("engine + harness", ["tests/engine", "tests/harness"], env)]
     have_odoo = odoo_importable()
     if have_odoo:
         results.append(run_odoo_suite())
         results.append(run_pytest("end-to-end", ["tests/e2e", "tests/bench"], env))
+        if args.oca:
+            results.append(run_pytest("upgrade from OCA", ["tests/upgrade"], {**env, OCA_ENV: args.oca}))
+        else:
+            upgrade_skipped = f"no OCA sources given (--oca PATH or {OCA_ENV}=PATH)"
+            print(
+                "\n" + "!" * 100
+                + f"\n!!! UPGRADE FROM OCA's queue_job SKIPPED: {upgrade_skipped} !!!\n"
+                + "!" * 100 + "\n",
+                flush=True,
+            )
         # A session of its own: its stack (and the processes it kills) never
         # overlaps the end-to-end stack.
         results.append(run_pytest("chaos", ["tests/chaos"], env))
@@ -132,7 +149,9 @@ def main() -> int:
         for note in r.notes:
             print(f"    {note}")
     if not have_odoo:
-        print("odoo addon tests / end-to-end / chaos: SKIPPED (no importable Odoo)")
+        print("odoo addon tests / end-to-end / chaos / upgrade from OCA: SKIPPED (no importable Odoo)")
+    elif upgrade_skipped:
+        print(f"upgrade from OCA: SKIPPED ({upgrade_skipped})")
     passed = sum(r.passed for r in results)
     failed = sum(r.failed for r in results)
     skipped = sum(r.skipped for r in results)

@@ -78,8 +78,11 @@ class Moved:
     after: dict[str, dict[str, Any]]  # uuid -> row right after the move
     loaded_before: dict[str, Any]  # uuid -> the call as OCA's Job.load gives it
     loaded_after: dict[str, Any]
+    configs_before: dict[str, Any]  # job function name -> its config as OCA's queue reads it
+    configs_after: dict[str, Any]
     channels_before: list[dict[str, Any]]
     functions_before: list[dict[str, Any]]
+    followers_before: list[dict[str, Any]]
     upgrade_log: str
 
     def role(self, uuid: str) -> str:
@@ -92,6 +95,11 @@ FUNCTIONS_SQL = (
     " FROM queue_job_function ORDER BY id"
 )
 
+FOLLOWERS_SQL = """
+SELECT j.uuid, f.partner_id, (SELECT count(*) FROM mail_message m WHERE m.model = 'queue.job' AND m.res_id = j.id) AS messages
+  FROM queue_job j JOIN mail_followers f ON f.res_model = 'queue.job' AND f.res_id = j.id ORDER BY j.uuid, f.partner_id
+"""
+
 
 @pytest.fixture(scope="module")
 def moved(move_stack: MoveStack) -> Moved:
@@ -100,6 +108,7 @@ def moved(move_stack: MoveStack) -> Moved:
     fill = move_stack.shell("fill_oca.py", {"bulk": BULK})
     before = move_stack.jobs()
     loaded_before = move_stack.shell("load_jobs.py")
+    followers_before = move_stack.query(FOLLOWERS_SQL)
     channels_before = move_stack.query(CHANNELS_SQL)
     functions_before = move_stack.query(FUNCTIONS_SQL)
     log_path, problems = move_stack.upgrade()
@@ -107,8 +116,9 @@ def moved(move_stack: MoveStack) -> Moved:
     assert not errors, "odoo-bin -u queue_job logged errors:\n" + "\n".join(map(str, errors))
     after = move_stack.jobs()
     loaded_after = move_stack.shell("load_jobs.py")
-    return Moved(move_stack, fill["jobs"], fill, before, after, loaded_before, loaded_after,
-                 channels_before, functions_before, log_path.read_text(errors="replace"))
+    return Moved(move_stack, fill["jobs"], fill, before, after, loaded_before["jobs"], loaded_after["jobs"],
+                 loaded_before["configs"], loaded_after["configs"], channels_before, functions_before,
+                 followers_before, log_path.read_text(errors="replace"))
 
 
 def test_module_is_ours(moved: Moved) -> None:
@@ -211,6 +221,22 @@ def test_channels_and_functions_kept(moved: Moved) -> None:
             "queue_job_upgrade_probe.job_function_probe_run", "queue_job.job_function_queue_job__test_job",
             "queue_job.ir_cron_autovacuum_queue_jobs", "queue_job.ir_cron_queue_job_garbage_collector"} <= set(xmlids)
     assert xmlids["queue_job.channel_root"] == next(c["id"] for c in moved.channels_before if c["name"] == "root")
+
+
+def test_function_configs_read_as_under_oca(moved: Moved) -> None:
+    twin = next(f for f in moved.functions_before if f["id"] == moved.fill["functions"]["twin"])
+    assert moved.configs_before[twin["name"]]["job_function_id"] != twin["id"], "OCA used the earlier function"
+    configs_after = dict(moved.configs_after)
+    renamed = configs_after.pop(f"{twin['name']}_duplicate_{twin['id']}")
+    assert (renamed["channel"], renamed["job_function_id"]) == ("root.manual.deep", twin["id"])
+    assert configs_after == moved.configs_before
+    manual = moved.configs_after["<queue.job.upgrade.probe>.probe_manual"]
+    assert manual["channel"] == "root.manual" and manual["retry_pattern"] == [[1, 5], [3, 30]]
+
+
+def test_followers_kept(moved: Moved) -> None:
+    assert moved.followers_before, "OCA subscribed nobody to the failed job"
+    assert moved.stack.query(FOLLOWERS_SQL) == moved.followers_before
 
 
 def test_schema_is_ours(moved: Moved) -> None:

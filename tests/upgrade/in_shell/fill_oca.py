@@ -75,6 +75,8 @@ set_state("started", "state = 'started', date_enqueued = %s, date_started = %s, 
 store("failed", probe.with_delay(max_retries=2).probe_run("failed", 42))
 set_state("failed", "state = 'failed', retry = 2, date_started = %s, exc_name = 'ValueError', "
           "exc_message = 'boom', exc_info = 'Traceback (most recent call last):\nValueError: boom'", (ago,))
+# As OCA's worker does when a job fails: the managers follow it, a message says so.
+env["queue.job"].search([("uuid", "=", jobs["failed"])])._message_post_on_failure()
 store("done", probe.with_delay().probe_run("done", [1, 2]))
 set_state("done", "state = 'done', retry = 1, date_started = %s, date_done = %s, exec_time = 0.25, "
           "result = 'ran done'", (ago, ago))
