@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import logging
 
+import psycopg2
+
 _logger = logging.getLogger("odoo.addons.queue_job.migrations")
 
 WAITING_STATES = ("wait_dependencies", "pending", "enqueued")
@@ -84,6 +86,46 @@ def decode_json_strings(cr, table: str, columns: tuple[str, ...]) -> None:
         bad = [row[0] for row in cr.fetchall()]
         if bad:
             _logger.warning("queue_job: %s.%s of ids %s is not JSON text; left as it is", table, column, bad)
+
+
+JOB_VALUE_COLUMNS = ("args", "kwargs", "records")
+
+
+def convert_job_values(cr) -> None:
+    """Decode the JSON text of job values and make ``dependencies`` jsonb.
+
+    One ALTER TABLE rewrites the table once for every column; when a value
+    is not JSON (the cast fails), the columns are converted row by row
+    instead, leaving that value as it is, with a warning.
+    """
+    dependencies_text = _column_type(cr, "queue_job", "dependencies") in ("text", "character varying")
+    columns = [column for column in JOB_VALUE_COLUMNS if _column_type(cr, "queue_job", column) == "jsonb"]
+    counts = {}
+    if columns:
+        cr.execute("SELECT " + ", ".join(
+            f"count(*) FILTER (WHERE jsonb_typeof({column}) = 'string')" for column in columns) + " FROM queue_job")
+        counts = {column: count for column, count in zip(columns, cr.fetchone()) if count}
+    clauses = [
+        f"ALTER COLUMN {column} TYPE jsonb USING CASE WHEN jsonb_typeof({column}) = 'string'"
+        f" THEN ({column} #>> '{{}}')::jsonb ELSE {column} END"
+        for column in counts
+    ]
+    if dependencies_text:
+        clauses.append("ALTER COLUMN dependencies TYPE jsonb USING NULLIF(btrim(dependencies), '')::jsonb")
+    if not clauses:
+        return
+    try:
+        with cr.savepoint(flush=False):
+            cr.execute("ALTER TABLE queue_job " + ", ".join(clauses), log_exceptions=False)
+    except psycopg2.DataError as exc:
+        _logger.warning("queue_job: some job values are not JSON (%s); converting row by row", exc.pgerror)
+        decode_json_strings(cr, "queue_job", JOB_VALUE_COLUMNS)
+        dependencies_to_jsonb(cr)
+        return
+    for column, count in counts.items():
+        _logger.info("queue_job: queue_job.%s: %d values stored as JSON text decoded", column, count)
+    if dependencies_text:
+        _logger.info("queue_job: queue_job.dependencies converted from text to jsonb")
 
 
 def dependencies_to_jsonb(cr) -> None:
@@ -205,11 +247,10 @@ def migrate_before_schema(cr) -> None:
     if _column_type(cr, "queue_job", "uuid") is None:
         return
     drop_oca_triggers(cr)
-    decode_json_strings(cr, "queue_job", ("args", "kwargs", "records"))
+    convert_job_values(cr)
     if _column_type(cr, "queue_job_function", "id") is not None:
         decode_json_strings(cr, "queue_job_function", ("retry_pattern", "related_action"))
         resolve_function_twins(cr)
-    dependencies_to_jsonb(cr)
     requeue_interrupted(cr)
     default_channel(cr)
     resolve_identity_twins(cr)

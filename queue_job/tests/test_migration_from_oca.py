@@ -129,6 +129,20 @@ class TestMigrationFromOca(TransactionCase):
         self.assertEqual([j.uuid for j in child_job.depends_on], [parent])
         self.assertEqual(child_job.state, "pending", "its parent is done: woken")
 
+    def test_value_not_json(self):
+        good, bad = self._delay("good"), self._delay("bad")
+        self._as_oca_leaves_it()
+        self._set(bad, "kwargs = to_jsonb('{not json'::text)")
+        with self.assertLogs("odoo.addons.queue_job.migrations", "WARNING") as logs:
+            self.from_oca.migrate_before_schema(self.env.cr)
+        self.assertIn("converting row by row", logs.output[0])
+        self.assertTrue(any("kwargs of ids" in line and "is not JSON text" in line for line in logs.output))
+        self.assertEqual(self._column_type("queue_job", "dependencies"), "jsonb")
+        self.assertEqual(self._row(good)["args_type"], "array")
+        self.assertEqual(self._row(bad)["args_type"], "array", "the job's other values are decoded")
+        self.env.cr.execute("SELECT jsonb_typeof(kwargs) FROM queue_job WHERE uuid = %s", (bad,))
+        self.assertEqual(self.env.cr.fetchone()[0], "string", "left as it was")
+
     def test_idempotent(self):
         started = self._delay("started")
         self._set(started, "state = 'started', date_started = now()")
