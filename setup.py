@@ -26,13 +26,19 @@ def addon_packages(addon):
 
 
 def addon_data(addon):
-    """Every non-Python file of the addon, relative to its directory."""
+    """Every file of the addon that no package carries, relative to its directory.
+
+    Python files outside packages are data too: Odoo loads migration scripts
+    (``migrations/<version>/*.py``) by path.
+    """
     base = os.path.join(HERE, addon)
     for root, dirs, files in os.walk(base):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
+        in_package = "__init__.py" in files
         for name in files:
-            if not name.endswith((".py", ".pyc")):
-                yield os.path.relpath(os.path.join(root, name), base)
+            if name.endswith(".pyc") or (in_package and name.endswith(".py")):
+                continue
+            yield os.path.relpath(os.path.join(root, name), base)
 
 
 packages, package_dir, package_data = [], {}, {}

@@ -17,6 +17,13 @@ from harness.odoo_setup import odoo_unavailable_reason
 collect_ignore = ["addons", "ui"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, not in tests/upgrade/conftest.py: pytest only reads options of the
+    # conftest files next to the paths it is given.
+    parser.addoption("--oca", default=None, metavar="PATH",
+                     help="OCA's queue repository (18.0) for tests/upgrade; default: $QUEUE_JOB_OCA_PATH")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "odoo: needs an importable Odoo 18")
 

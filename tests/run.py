@@ -3,14 +3,16 @@
 
     python3 tests/run.py          # quick mode: what CI runs
     python3 tests/run.py --full   # long suites at full size (chaos rounds, benchmarks' smoke)
-    python3 tests/run.py --oca /path/to/oca/queue   # also OCA's own tests against ours
+    python3 tests/run.py --oca /path/to/oca/queue   # also OCA's own tests against ours, and the upgrade from OCA's
 
 Suites: the engine and harness tests (no Odoo needed); then, when
 ``import odoo`` works, the addons' Odoo tests in a fresh database on a
 throwaway PostgreSQL cluster, and the end-to-end tests against a live
 server, and the chaos rounds (tests/chaos: workers, runners, servers and
-PostgreSQL killed while jobs run). Without Odoo the Odoo suites are reported
-as skipped, loudly.
+PostgreSQL killed while jobs run), and, given OCA's sources (``--oca PATH``
+or ``QUEUE_JOB_OCA_PATH``), the move of a database from OCA's queue_job
+(tests/upgrade). Without Odoo the Odoo suites are reported as skipped,
+loudly; so is the upgrade test without OCA's sources.
 The last line is ``N passed, N failed, N skipped``; the exit code is 0 only
 if nothing failed.
 """
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from tests.harness.odoo_setup import odoo_importable, odoo_unavailable_reason  # noqa: E402
 
 ODOO_MODULES = ["queue_job", "queue_job_probe"]
+OCA_ENV = "QUEUE_JOB_OCA_PATH"  # OCA's queue repository, for tests/oca and tests/upgrade
 
 
 @dataclass
@@ -107,19 +110,27 @@ def run_odoo_suite() -> SuiteResult:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="long suites at full size")
-    parser.add_argument(
-        "--oca", metavar="PATH", default=os.environ.get("QUEUE_JOB_OCA_PATH", ""),
-        help="checkout of OCA/queue 18.0: runs OCA's own tests against ours (default: $QUEUE_JOB_OCA_PATH)",
-    )
+    parser.add_argument("--oca", metavar="PATH", default=os.environ.get(OCA_ENV, ""),
+                        help=f"checkout of OCA/queue 18.0: runs OCA's own tests against ours and the upgrade "
+                             f"from OCA's queue_job (default: ${OCA_ENV})")
     args = parser.parse_args()
-    env = {"QUEUE_JOB_TEST_MODE": "full" if args.full else "quick", "QUEUE_JOB_OCA_PATH": args.oca}
+    env = {"QUEUE_JOB_TEST_MODE": "full" if args.full else "quick", OCA_ENV: args.oca}
 
     results = [run_pytest("engine + harness", ["tests/engine", "tests/harness"], env)]
     have_odoo = odoo_importable()
     if have_odoo:
         results.append(run_odoo_suite())
         results.append(run_pytest("end-to-end", ["tests/e2e", "tests/bench"], env))
-        results.append(run_pytest("OCA compatibility", ["tests/oca"], env))
+        if args.oca:
+            results.append(run_pytest("OCA compatibility", ["tests/oca", "tests/upgrade"], env))
+        else:
+            print(
+                "\n" + "!" * 100
+                + f"\n!!! OCA COMPATIBILITY SKIPPED: no OCA sources given (--oca PATH or {OCA_ENV}=PATH): "
+                "OCA's test_queue_job and the upgrade from OCA's queue_job were NOT run !!!\n"
+                + "!" * 100 + "\n",
+                flush=True,
+            )
         # A session of its own: its stack (and the processes it kills) never
         # overlaps the end-to-end stack.
         results.append(run_pytest("chaos", ["tests/chaos"], env))
@@ -138,10 +149,9 @@ def main() -> int:
         for note in r.notes:
             print(f"    {note}")
     if not have_odoo:
-        print("odoo addon tests / end-to-end / chaos: SKIPPED (no importable Odoo)")
+        print("odoo addon tests / end-to-end / chaos / OCA compatibility: SKIPPED (no importable Odoo)")
     elif not args.oca:
-        print("OCA compatibility: SKIPPED -- no OCA checkout given (--oca PATH or QUEUE_JOB_OCA_PATH): "
-              "OCA's test_queue_job was NOT run against this queue_job")
+        print(f"OCA compatibility (OCA's test_queue_job on ours, upgrade from OCA): SKIPPED (no --oca PATH / {OCA_ENV})")
     passed = sum(r.passed for r in results)
     failed = sum(r.failed for r in results)
     skipped = sum(r.skipped for r in results)

@@ -1,7 +1,8 @@
 """OCA's own test suite (test_queue_job, 18.0) run against this queue_job.
 
 OCA's sources are never part of this repository: give the path of a
-checkout of OCA/queue (branch 18.0) in ``QUEUE_JOB_OCA_PATH``. Without it
+checkout of OCA/queue (branch 18.0) with ``--oca PATH`` or in
+``QUEUE_JOB_OCA_PATH``. Without it
 the test is skipped, saying so. Every OCA test must pass except the ones
 listed in README.rst's "Differences from OCA's queue_job".
 """
@@ -25,10 +26,10 @@ DOCUMENTED_DIFFERENCES = {
 }
 
 
-def oca_checkout() -> Path:
-    value = os.environ.get("QUEUE_JOB_OCA_PATH", "")
+def oca_checkout(config: pytest.Config) -> Path:
+    value = config.getoption("--oca", default=None) or os.environ.get("QUEUE_JOB_OCA_PATH", "")
     if not value:
-        pytest.skip("QUEUE_JOB_OCA_PATH is not set: OCA's test_queue_job was NOT run against this queue_job")
+        pytest.skip("no OCA sources (--oca PATH or QUEUE_JOB_OCA_PATH): OCA's test_queue_job was NOT run on ours")
     path = Path(value).resolve()
     if path.name == "queue_job":
         path = path.parent
@@ -37,8 +38,8 @@ def oca_checkout() -> Path:
     return path
 
 
-def test_oca_test_queue_job_passes_on_ours(tmp_path: Path) -> None:
-    oca = oca_checkout()
+def test_oca_test_queue_job_passes_on_ours(tmp_path: Path, pytestconfig: pytest.Config) -> None:
+    oca = oca_checkout(pytestconfig)
     # Only OCA's test addon goes on the addons path: its queue_job is ours.
     only_tests = tmp_path / "oca_addons"
     only_tests.mkdir()
