@@ -443,12 +443,16 @@ class QueueJob(models.Model):
             }
 
     def _dependency_graph_vis_node(self):
-        colors = {DONE: "#C2FABC", FAILED: "#FB7E81", STARTED: "#FFFF00", ENQUEUED: "#FFE5B4"}
+        """One node of ``dependency_graph``, with the keys and colours of OCA's graph widget."""
+        default = ("#D2E5FF", "#2B7CE9")
+        colors = {DONE: ("#C2FABC", "#4AD63A"), FAILED: ("#FB7E81", "#FA0A10"), STARTED: ("#FFFF00", "#FFA500")}
+        background, border = colors.get(self.state, default)
         return {
             "id": self.id,
             "title": f"<strong>{html_escape(self.display_name)}</strong><br/>{html_escape(self.func_string)}",
-            "color": colors.get(self.state, "#D2E5FF"),
-            "state": self.state,
+            "color": background,
+            "border": border,
+            "shadow": True,
         }
 
     def open_graph_jobs(self):
