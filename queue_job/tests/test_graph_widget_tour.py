@@ -82,9 +82,7 @@ class TestGraphWidgetTour(HttpCase):
         ).delay()
         jobs = {name: self._record(step) for name, step in steps.items()}
         jobs["A"].button_done()
-        failed = Job.load(self.env, jobs["B"].uuid)
-        failed.set_failed(exc_name="ValueError", exc_message="the tour needs a failed job")
-        failed.store()
+        self._fail(jobs["B"])
         self.assertEqual(
             {name: job.state for name, job in jobs.items()},
             {
@@ -100,8 +98,17 @@ class TestGraphWidgetTour(HttpCase):
         self.assertEqual(len(jobs["C"].dependency_graph["nodes"]), 7)
         self._start_tour(jobs["C"], "queue_job_graph_tour")
 
+    def _fail(self, job):
+        failed = Job.load(self.env, job.uuid)
+        failed.set_failed(exc_name="ValueError", exc_message="the tour needs a failed job")
+        failed.store()
+
     def test_big_graph(self):
-        """A first job, 29 chains of 10 jobs, a last job: 292 jobs and 319 arrows."""
+        """A first job, 29 chains of 10 jobs, a last job: 292 jobs and 319 arrows.
+
+        The first job is done, and so are the first steps of some chains; the
+        tour opens chain 14's step 5, which failed.
+        """
         first = self._step("Graph first")
         last = self._step("Graph last")
         chains = []
@@ -109,12 +116,18 @@ class TestGraphWidgetTour(HttpCase):
             names = [f"Graph chain {number} step {step}" for step in range(10)]
             if number == 3:
                 names[4] += " with a description long enough to be cut"
-            steps = [self._step(name) for name in names]
-            if number == 14:
-                middle = steps[5]
-            chains.append(chain(*steps))
+            chains.append(chain(*[self._step(name) for name in names]))
         chain(first, group(*chains), last).delay()
-        job = self._record(middle)
+        jobs = self.env["queue.job"].search([("graph_uuid", "=", self._record(first).graph_uuid)])
+        by_name = {job.name: job for job in jobs}
+        by_name["Graph first"].button_done()
+        for number, done in [(number, number % 7) for number in range(0, 29, 2)] + [(14, 5)]:
+            for step in range(done):
+                by_name[f"Graph chain {number} step {step}"].button_done()
+        self._fail(by_name["Graph chain 14 step 5"])
+        self._fail(by_name["Graph chain 20 step 6"])
+        job = by_name["Graph chain 14 step 5"]
         graph = job.dependency_graph
         self.assertEqual((len(graph["nodes"]), len(graph["edges"])), (292, 319))
+        self.assertEqual(set(jobs.mapped("state")), {"done", "failed", "pending", "wait_dependencies"})
         self._start_tour(job, "queue_job_graph_big_tour")

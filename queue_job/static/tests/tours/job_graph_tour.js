@@ -142,6 +142,9 @@ registry.category("web_tour.tours").add("queue_job_graph_big_tour", {
             run() {
                 const svg = this.anchor;
                 const current = checkDrawing(svg, { nodes: 292, edges: 319 });
+                expectEqual(current.dataset.state, "failed", "state of the current job");
+                const states = new Set([...svg.querySelectorAll(".o_job_graph_node")].map((node) => node.dataset.state));
+                expectEqual([...states].sort().join(","), "done,failed,pending,wait_dependencies", "states drawn");
                 const canvas = svg.closest(".o_job_graph_canvas");
                 if (canvas.scrollHeight <= canvas.clientHeight) {
                     fail("a graph of 292 jobs should scroll inside its frame");

@@ -105,7 +105,11 @@ export class JobDirectedGraph extends Component {
         return this.drawn;
     }
 
+    /** One entry per colour, naming its states in the order of the state field. */
     get legend() {
+        const rank = new Map(
+            (this.props.record.fields.state?.selection || []).map(([state], index) => [state, index])
+        );
         const byColor = new Map();
         for (const node of this.graph?.nodes || []) {
             if (!node.stateLabel) {
@@ -113,14 +117,17 @@ export class JobDirectedGraph extends Component {
             }
             const key = `${node.fill}/${node.stroke}`;
             if (!byColor.has(key)) {
-                byColor.set(key, { key, fill: node.fill, stroke: node.stroke, labels: [] });
+                byColor.set(key, { key, fill: node.fill, stroke: node.stroke, states: new Map() });
             }
-            const labels = byColor.get(key).labels;
-            if (!labels.includes(node.stateLabel)) {
-                labels.push(node.stateLabel);
-            }
+            byColor.get(key).states.set(node.state, node.stateLabel);
         }
-        return [...byColor.values()].map((entry) => ({ ...entry, text: entry.labels.join(", ") }));
+        const rankOf = (state) => rank.get(state) ?? rank.size;
+        return [...byColor.values()]
+            .map((entry) => {
+                const states = [...entry.states.keys()].sort((a, b) => rankOf(a) - rankOf(b));
+                return { ...entry, rank: rankOf(states[0]), text: states.map((s) => entry.states.get(s)).join(", ") };
+            })
+            .sort((a, b) => a.rank - b.rank);
     }
 
     get zoomPercent() {
@@ -134,12 +141,8 @@ export class JobDirectedGraph extends Component {
             return null;
         }
         try {
-            const rows = await this.orm.read(
-                props.record.resModel,
-                nodes.map((node) => node.id),
-                ["state"],
-                { context: { active_test: false } }
-            );
+            const ids = nodes.map((node) => node.id);
+            const rows = await this.orm.read(props.record.resModel, ids, ["state"]);
             return Object.fromEntries(rows.map((row) => [row.id, row.state]));
         } catch {
             // Only the legend and the tooltips lose the state: the colours say it.
