@@ -194,7 +194,7 @@ export class JobDirectedGraph extends Component {
             path: edge.path,
             current: edge.from === currentId || edge.to === currentId,
         }));
-        return markRaw({ nodes, edges, width: layout.width, height: layout.height });
+        return markRaw({ nodes, edges, width: layout.width, height: layout.height, crossings: layout.crossings });
     }
 
     placeInitially(graph) {
