@@ -20,6 +20,14 @@
         "wizards/queue_requeue_job_views.xml",
         "views/queue_job_menus.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "queue_job/static/src/views/fields/job_directed_graph/*",
+        ],
+        "web.assets_tests": [
+            "queue_job/static/tests/tours/*",
+        ],
+    },
     "installable": True,
     "application": True,
     "post_load": "post_load",

@@ -16,3 +16,4 @@ from . import test_insert_buffer
 from . import test_bulk
 from . import test_oca_compat
 from . import test_migration_from_oca
+from . import test_graph_widget_tour
