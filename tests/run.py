@@ -101,10 +101,29 @@ def run_odoo_suite() -> SuiteResult:
         if run.returncode != 0 and not result.failed:
             result.failed = 1
             result.notes.append(f"odoo exited with {run.returncode}; log: {run.log_path}")
+        unrun = browser_tours_not_run(Path(run.log_path).read_text(errors="replace"))
+        if unrun:
+            # Odoo skips a tour it cannot drive and still counts it as a test.
+            result.failed += 1
+            result.notes.append(f"browser tours did not run: {unrun}")
         if result.failed:
             print(Path(run.log_path).read_text(errors="replace")[-20000:])
     result.seconds = time.monotonic() - started
     return result
+
+
+# What Odoo logs when an HttpCase cannot drive Chromium and skips the test.
+BROWSER_SKIP_MARKERS = (
+    "websocket-client module is not installed",
+    "Chrome executable not found",
+    "Failed to detect chrome devtools port",
+    "Error during Chrome",
+    "Cannot connect to chrome dev tools",
+)
+
+
+def browser_tours_not_run(log_text: str) -> str:
+    return ", ".join(marker for marker in BROWSER_SKIP_MARKERS if marker in log_text)
 
 
 def main() -> int:
