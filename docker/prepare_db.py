@@ -109,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             log(f"database {args.db} has {', '.join(wanted)}")
             return 0
         with conn.cursor() as cr:
-            log("waiting for the install lock (another node may be installing)")
+            log("taking the install lock (one node installs, the others wait)")
             cr.execute("SELECT pg_advisory_lock(%s)", (INSTALL_LOCK,))
         missing = missing_modules(conn, args.db, wanted)  # another node may have done it meanwhile
         if not missing:
