@@ -143,3 +143,14 @@ def test_systemd_unit_passes_systemd_analyze_where_available(tmp_path):
     (tmp_path / "odoo.service").write_text(text)
     result = subprocess.run([analyze, "verify", str(tmp_path / "odoo.service")], capture_output=True, text=True)
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+
+
+@pytest.mark.parametrize("doc", ["docs/production.rst", "docker/README.rst"])
+def test_docs_are_valid_rst_and_name_real_files(doc):
+    docutils_core = pytest.importorskip("docutils.core", reason="python3 -m pip install -r .ci/requirements.txt")
+    text = (REPO_ROOT / doc).read_text(encoding="utf-8")
+    docutils_core.publish_doctree(text, source_path=doc, settings_overrides={"halt_level": 2, "report_level": 2})
+    named = set(re.findall(r"``((?:docs|docker|tests|queue_job)/[\w./-]+)``", text))
+    assert named, "the document names no file of the repository"
+    missing = sorted(p for p in named if not (REPO_ROOT / p).exists())
+    assert missing == [], f"{doc} names files that do not exist"
