@@ -8,14 +8,16 @@
 # itself in a throwaway odoo container. Inside the image (QUEUE_JOB_IMAGE=1)
 # it installs the addons into a fresh database, runs their tests
 # (--test-tags /addon,...), drops the database and exits non-zero when a test
-# failed. The same environment variables as docker/entrypoint.sh apply.
+# failed. The same environment variables as docker/entrypoint.sh apply, and
+# TEST_TAGS (Odoo's --test-tags, default /addon,... of the addons tested).
 set -euo pipefail
 
 here="$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 
 if [ -z "${QUEUE_JOB_IMAGE:-}" ]; then
     # On the host: go into the image, with the compose file's database.
-    exec docker compose -f "$here/compose.yaml" run --rm --build --no-TTY odoo run_tests.sh "$@"
+    exec docker compose -f "$here/compose.yaml" run --rm --build --no-TTY ${TEST_TAGS:+-e TEST_TAGS} \
+        odoo run_tests.sh "$@"
 fi
 
 PYTHON="${PYTHON:-python3}"
@@ -40,6 +42,7 @@ if [ ${#modules[@]} -eq 0 ]; then
 fi
 list="$(IFS=,; echo "${modules[*]}")"
 tags="$(printf '/%s,' "${modules[@]}")"
+tags="${TEST_TAGS:-${tags%,}}"
 db="${TEST_DB_NAME:-queue_job_test_$$}"
 
 odoo_args=(-c "$ODOO_RC")
@@ -61,6 +64,6 @@ EOF
 trap drop_db EXIT
 echo "run_tests.sh: testing $list in a fresh database $db" >&2
 # Tests run in the threaded server (workers 0): Odoo's test runner needs it.
-"${odoo_bin[@]}" "${odoo_args[@]}" -d "$db" -i "$list" --test-enable --test-tags "${tags%,}" \
+"${odoo_bin[@]}" "${odoo_args[@]}" -d "$db" -i "$list" --test-enable --test-tags "$tags" \
     --stop-after-init --workers=0 --max-cron-threads=0 --without-demo=all --http-port="${ODOO_HTTP_PORT:-8069}" \
     --log-level="${TEST_LOG_LEVEL:-test}"

@@ -40,12 +40,6 @@ FAKE_ODOO = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with PgCluster(fast=True) as pg:
-        yield pg
-
-
 @pytest.fixture
 def fake_odoo(tmp_path: Path) -> tuple[list[str], Path]:
     script = tmp_path / "fake_odoo.py"
