@@ -87,8 +87,11 @@ def test_nginx_passes_nginx_own_check_where_installed(nginx, tmp_path):
     text = re.sub(r"ssl_certificate\s+\S+;", f"ssl_certificate {cert};", text)
     text = re.sub(r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {key};", text)
     (tmp_path / "site.conf").write_text(text)
+    temp_paths = "".join(f"    {kind}_temp_path {tmp_path}/{kind};\n"
+                         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     (tmp_path / "nginx.conf").write_text(f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
-                                         f"http {{\n    access_log off;\n    include {tmp_path}/site.conf;\n}}\n")
+                                         f"http {{\n    access_log off;\n{temp_paths}"
+                                         f"    include {tmp_path}/site.conf;\n}}\n")
     result = subprocess.run([str(binary), "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

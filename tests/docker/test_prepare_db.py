@@ -19,7 +19,7 @@ from harness.pgcluster import PgCluster
 SCRIPT = DOCKER_DIR / "prepare_db.py"
 
 FAKE_ODOO = textwrap.dedent("""
-    import sys, time, psycopg2
+    import os, sys, time, psycopg2
     args = sys.argv[1:]
     db, modules = args[args.index("-d") + 1], args[args.index("-i") + 1].split(",")
     with open(sys.argv[1], "a") as log:
@@ -29,7 +29,7 @@ FAKE_ODOO = textwrap.dedent("""
         cr.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,))
         if not cr.fetchone():
             cr.execute(f'CREATE DATABASE "{db}"')
-    time.sleep(1)  # long enough for a second node to come knocking
+    time.sleep(float(os.environ.get("FAKE_INSTALL_SECONDS", "0")))  # a second node comes knocking meanwhile
     conn = psycopg2.connect(dbname=db); conn.autocommit = True
     with conn.cursor() as cr:
         cr.execute("CREATE TABLE IF NOT EXISTS ir_module_module (name varchar, state varchar)")
@@ -49,9 +49,10 @@ def fake_odoo(tmp_path: Path) -> tuple[list[str], Path]:
     return [sys.executable, str(script), str(log)], log
 
 
-def prepare(cluster: PgCluster, db: str, modules: str, odoo: list[str], *extra: str) -> subprocess.Popen[str]:
+def prepare(cluster: PgCluster, db: str, modules: str, odoo: list[str], *extra: str,
+            install_seconds: float = 0) -> subprocess.Popen[str]:
     env = {**environ_without_libpq(), "PGHOST": cluster.host, "PGPORT": str(cluster.port),
-           "PGUSER": cluster.user, "PGPASSWORD": cluster.password}
+           "PGUSER": cluster.user, "PGPASSWORD": cluster.password, "FAKE_INSTALL_SECONDS": str(install_seconds)}
     command = [sys.executable, str(SCRIPT), "--db", db, "--modules", modules, "--wait", "10", *extra, "--", *odoo]
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -63,7 +64,7 @@ def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
 
 def test_first_start_creates_the_database_once_even_with_two_nodes(cluster, fake_odoo):
     odoo, log = fake_odoo
-    nodes = [prepare(cluster, "shop", "queue_job,queue_job_monitor", odoo) for _ in range(2)]
+    nodes = [prepare(cluster, "shop", "queue_job,queue_job_monitor", odoo, install_seconds=1) for _ in range(2)]
     results = [finish(node) for node in nodes]
     assert [code for code, _ in results] == [0, 0], results
     assert log.read_text().splitlines() == [
