@@ -4,7 +4,8 @@
     python3 tests/run.py          # quick mode: what CI runs
     python3 tests/run.py --full   # long suites at full size (chaos rounds, benchmarks' smoke)
 
-Suites: the engine and harness tests (no Odoo needed); then, when
+Suites: the engine and harness tests, and the checks of docker/ and
+docs/deploy/ (no Odoo needed); then, when
 ``import odoo`` works, the addons' Odoo tests in a fresh database on a
 throwaway PostgreSQL cluster, and the end-to-end tests against a live
 server, and the chaos rounds (tests/chaos: workers, runners, servers and
