@@ -88,7 +88,7 @@ http_port="${ODOO_HTTP_PORT:-8069}"
 # which other nodes share).
 if [ -z "${ODOO_QUEUE_JOB_HOST:-}" ]; then
     case "${ODOO_HTTP_INTERFACE:-}" in
-        ""|0.0.0.0|::) ODOO_QUEUE_JOB_HOST="$(hostname -i 2>/dev/null | awk '{print $1}')" ;;
+        ""|0.0.0.0|::) ODOO_QUEUE_JOB_HOST="$( (hostname -i 2>/dev/null || true) | awk '{print $1}')" ;;
         *) ODOO_QUEUE_JOB_HOST="$ODOO_HTTP_INTERFACE" ;;
     esac
     export ODOO_QUEUE_JOB_HOST="${ODOO_QUEUE_JOB_HOST:-127.0.0.1}"
@@ -102,8 +102,8 @@ public_url="${ODOO_PUBLIC_URL:-http://localhost:$http_port}"
 (
     export ODOO_HTTP_PORT="$http_port" QUEUE_JOB_HEALTH_HOST="${ODOO_HTTP_INTERFACE:-127.0.0.1}"
     [ "$QUEUE_JOB_HEALTH_HOST" = 0.0.0.0 ] && QUEUE_JOB_HEALTH_HOST=127.0.0.1
-    if "$PYTHON" "$here/healthcheck.py" --wait 600 --quiet; then
-        printf '\n  Odoo is up: %s/web/login?db=%s\n  Login: admin / admin (change the password)\n\n' \
+    if "$PYTHON" "$here/healthcheck.py" --web-only --wait 600 --quiet; then
+        printf '\n  Odoo is up: %s/web/login?db=%s\n  Login: admin / admin (as created; change the password)\n\n' \
             "$public_url" "$DB_NAME" >&2
     fi
 ) &

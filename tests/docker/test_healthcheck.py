@@ -83,3 +83,13 @@ def test_nothing_listening_is_unhealthy(fake_odoo):
     result = run_check(1)  # nothing listens on port 1
     assert result.returncode == 1
     assert result.stdout.startswith("UNHEALTHY")
+
+
+def test_web_only_asks_odoo_alone(fake_odoo):
+    port, handler = fake_odoo
+    handler.answers.update({"/queue_job/health": 503, "/web/health": 200})
+    env = {**os.environ, "ODOO_HTTP_PORT": str(port), "DB_NAME": "shop"}
+    result = subprocess.run([sys.executable, str(SCRIPT), "--web-only"], capture_output=True, text=True, env=env,
+                            timeout=30)
+    assert result.returncode == 0, result.stdout
+    assert handler.seen == ["/web/health"]
