@@ -37,8 +37,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # One line for every place that finds no Odoo (README.rst says the same at more length).
 HOW_TO_GET_ODOO = (
     "Get Odoo 18: git clone -b 18.0 --depth 1 https://github.com/odoo/odoo && python3 -m pip install"
-    " -r odoo/requirements.txt -e ./odoo (or Odoo's 18.0 nightly .deb, or ODOO_PYTHON=<a python that"
-    " imports odoo>); without Odoo on this machine: docker compose -f docker/compose.yaml up"
+    " -r odoo/requirements.txt -e ./odoo (Debian/Ubuntu: sudo odoo/setup/debinstall.sh first), or Odoo's"
+    " 18.0 nightly .deb, or ODOO_PYTHON=<a python that imports odoo>; without Odoo on this machine:"
+    " docker compose -f docker/compose.yaml up (docker/README.rst)"
 )
 
 
