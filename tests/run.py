@@ -5,7 +5,8 @@
     python3 tests/run.py --full   # long suites at full size (chaos rounds, benchmarks' smoke)
     python3 tests/run.py --oca /path/to/oca/queue   # also OCA's own tests against ours, and the upgrade from OCA's
 
-Suites: the engine and harness tests (no Odoo needed); then, when
+Suites: the engine and harness tests, and the checks of docker/ and
+docs/deploy/ (no Odoo needed); then, when
 ``import odoo`` works, the addons' Odoo tests in a fresh database on a
 throwaway PostgreSQL cluster, and the end-to-end tests against a live
 server, and the chaos rounds (tests/chaos: workers, runners, servers and
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,8 +33,39 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+REQUIREMENTS = ROOT / ".ci" / "requirements.txt"
 
-from tests.harness.odoo_setup import odoo_importable, odoo_unavailable_reason  # noqa: E402
+
+def missing_test_dependencies() -> list[str]:
+    """Packages of .ci/requirements.txt (and psycopg2) that this interpreter lacks."""
+    from importlib import metadata, util
+
+    missing = []
+    for line in REQUIREMENTS.read_text(encoding="utf-8").splitlines():
+        name = re.match(r"[A-Za-z0-9._-]*", line.split("#", 1)[0].strip()).group(0)
+        if not name:
+            continue
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            missing.append(name)
+    if util.find_spec("psycopg2") is None:
+        missing.append("psycopg2-binary")
+    return missing
+
+
+# Checked before anything imports them: a fresh machine gets one line saying
+# what to run, not a traceback. Installing them from here would change an
+# interpreter (the system's, Odoo's virtualenv) its owner did not ask us to
+# touch; CI's .ci/run installs them.
+if __name__ == "__main__" and (_missing := missing_test_dependencies()):
+    _extra = " psycopg2-binary" if "psycopg2-binary" in _missing else ""
+    sys.exit(
+        f"tests/run.py: missing test dependencies ({', '.join(_missing)}); install them with:"
+        f"  {Path(sys.executable).name} -m pip install -r .ci/requirements.txt{_extra}"
+    )
+
+from tests.harness.odoo_setup import HOW_TO_GET_ODOO, odoo_importable, odoo_unavailable_reason  # noqa: E402
 
 ODOO_MODULES = ["queue_job", "queue_job_probe"]
 OCA_ENV = "QUEUE_JOB_OCA_PATH"  # OCA's queue repository, for tests/oca and tests/upgrade
@@ -135,7 +168,7 @@ def main() -> int:
     args = parser.parse_args()
     env = {"QUEUE_JOB_TEST_MODE": "full" if args.full else "quick", OCA_ENV: args.oca}
 
-    results = [run_pytest("engine + harness", ["tests/engine", "tests/harness"], env)]
+    results = [run_pytest("engine + harness + docker", ["tests/engine", "tests/harness", "tests/docker"], env)]
     have_odoo = odoo_importable()
     if have_odoo:
         results.append(run_odoo_suite())
@@ -158,6 +191,7 @@ def main() -> int:
         print(
             "\n" + "!" * 100
             + f"\n!!! ODOO NOT IMPORTABLE ({reason}): the Odoo addon, end-to-end and chaos tests were SKIPPED !!!\n"
+            + f"!!! {HOW_TO_GET_ODOO}\n"
             + "!" * 100 + "\n",
             flush=True,
         )

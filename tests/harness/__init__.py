@@ -12,10 +12,20 @@
 * :mod:`.procs` -- /proc, signal and free-port helpers.
 * :mod:`.stack` -- ``python3 -m tests.harness.stack``: a local demo stack.
 
-Only the PostgreSQL part is imported eagerly; the Odoo helpers never import
+The PostgreSQL part is imported on first use; the Odoo helpers never import
 Odoo in the calling process, so this package is usable without Odoo.
 """
 
-from .pgcluster import PgCluster, PgClusterError
+from typing import Any
 
 __all__ = ["PgCluster", "PgClusterError"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: ``python3 -m tests.harness.stack`` must be able to
+    # say what is missing on a machine without psycopg2 rather than fail here.
+    if name in __all__:
+        from . import pgcluster
+
+        return getattr(pgcluster, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

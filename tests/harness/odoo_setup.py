@@ -12,11 +12,13 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .pgcluster import PgCluster
+if TYPE_CHECKING:  # psycopg2 stays unimported: finding Odoo must work on a machine without it
+    from .pgcluster import PgCluster
 
 __all__ = [
+    "HOW_TO_GET_ODOO",
     "REPO_ROOT",
     "OdooError",
     "OdooNotAvailable",
@@ -31,6 +33,14 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# One line for every place that finds no Odoo (README.rst says the same at more length).
+HOW_TO_GET_ODOO = (
+    "Get Odoo 18: git clone -b 18.0 --depth 1 https://github.com/odoo/odoo && python3 -m pip install"
+    " -r odoo/requirements.txt -e ./odoo (Debian/Ubuntu: sudo odoo/setup/debinstall.sh first), or Odoo's"
+    " 18.0 nightly .deb, or ODOO_PYTHON=<a python that imports odoo>; without Odoo on this machine:"
+    " docker compose -f docker/compose.yaml up (docker/README.rst)"
+)
 
 
 class OdooError(RuntimeError):

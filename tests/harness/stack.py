@@ -22,15 +22,23 @@ from types import FrameType
 from typing import Any
 from collections.abc import Sequence
 
-from .odoo_oneshot import init_database
-from .odoo_server import OdooServer
 from .odoo_setup import (
+    HOW_TO_GET_ODOO,
     REPO_ROOT,
     OdooError,
     default_addons_path,
     odoo_unavailable_reason,
 )
-from .pgcluster import PgCluster, PgClusterError
+
+try:
+    from .odoo_oneshot import init_database
+    from .odoo_server import OdooServer
+    from .pgcluster import PgCluster, PgClusterError
+except ModuleNotFoundError as exc:
+    if exc.name != "psycopg2" or __name__ != "__main__":
+        raise
+    # A fresh machine: no Odoo, hence no psycopg2 either.
+    sys.exit(f"Cannot start the stack: psycopg2 is not installed (Odoo 18 brings it). {HOW_TO_GET_ODOO}")
 
 _logger = logging.getLogger("tests.harness.stack")
 
@@ -97,8 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     reason = odoo_unavailable_reason()
     if reason:
-        print(f"Cannot start the stack: Odoo 18 is not importable.\n  {reason}\n"
-              "Install Odoo 18 so that `python3 -c 'import odoo'` works, then retry.", file=sys.stderr)
+        print(f"Cannot start the stack: Odoo 18 is not importable ({reason}).\n{HOW_TO_GET_ODOO}",
+              file=sys.stderr)
         return 2
 
     modules = [m.strip() for m in args.modules.split(",") if m.strip()] if args.modules else default_modules()
