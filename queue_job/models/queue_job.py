@@ -132,6 +132,14 @@ class QueueJob(models.Model):
         help="Past it, the job is stopped and tried again later (or failed when out of tries). "
         "0: the soft limit plus 30 seconds, or none.",
     )
+    job_batch_id = fields.Many2one(
+        "queue.job.batch",
+        string="Batch",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
+        help="Set when the job was enqueued with a draft batch in the context key job_batch.",
+    )
     worker_losses = fields.Integer(
         readonly=True,
         help="How many times the worker running this job died (killed, out of memory, lost connection).",
@@ -141,6 +149,7 @@ class QueueJob(models.Model):
         self.env.cr.execute(sql.CREATE_INDEXES)
         self.env.cr.execute(sql.CREATE_IDENTITY_INDEX)
         self.env.cr.execute(sql.CREATE_NOTIFY_TRIGGERS)
+        self.env.cr.execute(sql.CREATE_BATCH_INDEX)
 
     # -- creation and protection --------------------------------------------
 
@@ -163,9 +172,16 @@ class QueueJob(models.Model):
                         check_transition(record.state, vals["state"], record.uuid)
                     except InvalidStateTransition as exc:
                         raise exceptions.UserError(str(exc)) from exc
+        newly_failed = self.browse()
         if vals.get("state") == FAILED:
-            self.filtered(lambda job: job.state != FAILED)._message_post_on_failure()
-        return super().write(vals)
+            newly_failed = self.filtered(lambda job: job.state != FAILED)
+            newly_failed._message_post_on_failure()
+        result = super().write(vals)
+        if newly_failed:
+            newly_failed._job_failed_for_good()
+        if vals.get("state") in (DONE, CANCELLED, FAILED):
+            self._job_batches_check()
+        return result
 
     @api.model
     def _job_insert(self, jobs):
@@ -366,16 +382,19 @@ class QueueJob(models.Model):
             self.env.cr.execute(sql.WAKE_CHILDREN, {"ids": ids})
         self.invalidate_model(["state"])
 
-    def _job_cancel_children(self, job_uuid):
+    def _job_cancel_children(self, job_uuid, reason=None):
+        """Cancel the jobs waiting for this one, directly or not; the uuids cancelled."""
         parent = self.sudo().search([("uuid", "=", job_uuid)], limit=1)
         if not parent.graph_uuid:
-            return
+            return []
         self.flush_model()
         self.env.cr.execute(
             sql.CANCEL_CHILDREN,
-            {"id": parent.id, "graph_uuid": parent.graph_uuid, "result": _("Cancelled with job %s", job_uuid)},
+            {"id": parent.id, "graph_uuid": parent.graph_uuid, "result": reason or _("Cancelled with job %s", job_uuid)},
         )
+        cancelled = [row[0] for row in self.env.cr.fetchall()]
         self.invalidate_model(["state", "date_cancelled", "result"])
+        return cancelled
 
     # -- failure notices --------------------------------------------------
 
