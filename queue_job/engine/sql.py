@@ -445,8 +445,12 @@ SELECT EXISTS (SELECT 1 FROM queue_job
                   AND state IN ('wait_dependencies', 'pending', 'enqueued', 'started'))
 """
 
+# A closed batch is in progress once one of its jobs has left the queue.
 BATCH_STARTED = """
-UPDATE queue_job_batch SET state = 'progress' WHERE id = %(id)s AND state = 'enqueued'
+UPDATE queue_job_batch SET state = 'progress'
+ WHERE id = %(id)s AND state = 'enqueued'
+   AND EXISTS (SELECT 1 FROM queue_job
+                WHERE job_batch_id = %(id)s AND state NOT IN ('wait_dependencies', 'pending'))
 """
 
 # Only one of the transactions that find a batch complete finishes it.

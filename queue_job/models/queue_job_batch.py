@@ -151,6 +151,7 @@ class QueueJobBatch(models.Model):
         """Mark closed batches in progress, and finish those whose jobs have all ended."""
         cr = self.env.cr
         self.env["queue.job"].flush_model()
+        self.flush_model(["state"])
         for batch in self.sudo():
             if batch.state not in ("enqueued", "progress"):
                 continue

@@ -14,3 +14,6 @@ from . import test_bad_input
 from . import test_cancel_api
 from . import test_insert_buffer
 from . import test_bulk
+from . import test_graph_failures
+from . import test_batch
+from . import test_schedule
