@@ -3,6 +3,7 @@
 from odoo import exceptions, models
 from odoo.tests.common import TransactionCase, new_test_user, tagged
 
+from odoo.addons.queue_job.bulk import enqueue_many
 from odoo.addons.queue_job.job import Job
 
 
@@ -124,6 +125,15 @@ class TestBatch(TransactionCase):
         self.assertEqual(batch.state, "enqueued")
         self.env["queue.job.schedule"]._cron_every_minute()
         self.assertEqual(batch.state, "finished")
+
+    def test_bulk_enqueue_joins_the_batch(self):
+        batch = self.env["queue.job.batch"].get_new_batch("Bulk")
+        uuids = enqueue_many(
+            partner.with_context(job_batch=batch).delayable().write({"ref": "bulk"}) for partner in self.partners
+        )
+        self.assertEqual(set(batch.job_ids.mapped("uuid")), set(uuids))
+        plain = enqueue_many([self.partners[0].delayable().write({"ref": "plain"})])
+        self.assertFalse(self.env["queue.job"].search([("uuid", "in", plain)]).job_batch_id)
 
     def test_jobs_without_batch_write_no_batch_column(self):
         job_ = self.partners[0].with_delay().write({"ref": "x"})
