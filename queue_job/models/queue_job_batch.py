@@ -55,6 +55,9 @@ class QueueJobBatch(models.Model):
     failed_percentage = fields.Float(
         compute="_compute_job_count", string="Failures", help="Share of the jobs failed (0 to 1)."
     )
+    completion_rate = fields.Float(
+        compute="_compute_job_count", string="Done (%)", help="Share of the jobs done, 0 to 100 (for the progress bar)."
+    )
     execution_time = fields.Float(compute="_compute_job_count", help="Seconds the jobs of the batch ran, summed.")
 
     callback_model = fields.Char(
@@ -133,6 +136,7 @@ class QueueJobBatch(models.Model):
             batch.failed_job_count = by_state.get(FAILED, 0)
             batch.cancelled_job_count = by_state.get(CANCELLED, 0)
             batch.completeness = by_state.get(DONE, 0) / max(1, total)
+            batch.completion_rate = 100 * batch.completeness
             batch.failed_percentage = by_state.get(FAILED, 0) / max(1, total)
             batch.execution_time = seconds.get(batch.id, 0.0)
 

@@ -17,3 +17,4 @@ from . import test_bulk
 from . import test_graph_failures
 from . import test_batch
 from . import test_schedule
+from . import test_ui_batches_schedules
