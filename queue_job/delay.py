@@ -151,9 +151,12 @@ class DelayableGraph(Graph):
 
     def _error_handlers(self, top):
         """(handler, guarded Delayables) for every ``on_error`` of ``top`` and of the nodes inside it."""
+        vertices = self.vertices()
+        if vertices == {top} and not top._on_error_handlers:
+            return []  # with_delay(), or a lone Delayable: nothing to walk
         handlers = []
         seen = set()
-        to_visit = deque([top, *self.vertices()])
+        to_visit = deque([top, *vertices])
         while to_visit:
             node = to_visit.popleft()
             if node is None or id(node) in seen:
