@@ -146,7 +146,7 @@ def _enqueue_many(delayables):
     if batch_id:  # OCA's queue_job_batch: a draft batch in the context gets the jobs
         columns = (*COLUMNS, "job_batch_id")
         rows = [(*row, batch_id) for row in rows]
-        env["queue.job.batch"].invalidate_model(["job_ids"])
+        env.cache.invalidate([(env["queue.job.batch"]._fields["job_ids"], None)])
     env["queue.job"].flush_model()
     cr = env.cr
     if any(row[COLUMNS.index("identity_key")] for row in rows):

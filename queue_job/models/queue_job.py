@@ -197,8 +197,9 @@ class QueueJob(models.Model):
         vals_list = [job._store_values(create=True) for job in jobs]
         columns = self._job_plain_columns(vals_list)
         if "job_batch_id" in vals_list[0]:
-            # Rows inserted without the ORM: a batch's job list in the cache is stale.
-            self.env["queue.job.batch"].invalidate_model(["job_ids"])
+            # Rows inserted without the ORM: a batch's job list in the cache is
+            # stale. Not invalidate_model(): it would flush (insert) the rows now.
+            self.env.cache.invalidate([(self.env["queue.job.batch"]._fields["job_ids"], None)])
         if not any(vals.get("identity_key") for vals in vals_list):
             if columns:
                 insert_buffer.buffer_rows(self.env.cr, columns, self._job_rows(columns, vals_list))

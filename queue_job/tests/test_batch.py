@@ -135,6 +135,23 @@ class TestBatch(TransactionCase):
         plain = enqueue_many([self.partners[0].delayable().write({"ref": "plain"})])
         self.assertFalse(self.env["queue.job"].search([("uuid", "in", plain)]).job_batch_id)
 
+    def _queries_to_enqueue(self, count, batch=None):
+        partner = self.partners[0].with_context(job_batch=batch) if batch else self.partners[0]
+        self.env.flush_all()
+        before = self.env.cr.sql_log_count
+        for _n in range(count):
+            partner.with_delay().write({"ref": "x"})
+        self.env["queue.job"].flush_model()
+        return self.env.cr.sql_log_count - before
+
+    def test_enqueue_costs_no_query_per_job(self):
+        """Neither a batch nor the on_error machinery adds a query per enqueued job."""
+        self._queries_to_enqueue(1)  # warm the caches
+        self.assertEqual(self._queries_to_enqueue(1), self._queries_to_enqueue(50))
+        batch = self.env["queue.job.batch"].get_new_batch("Cost")
+        self._queries_to_enqueue(1, batch)
+        self.assertEqual(self._queries_to_enqueue(1, batch), self._queries_to_enqueue(50, batch))
+
     def test_jobs_without_batch_write_no_batch_column(self):
         job_ = self.partners[0].with_delay().write({"ref": "x"})
         self.assertNotIn("job_batch_id", job_._store_values(create=True))
