@@ -25,9 +25,12 @@ by the runner (worker lost too many times) or the watchdog (hard time
 limit, out of tries) is marked failed by plain SQL; the one-minute cron
 (``queue.job._job_heal_failures``) finishes its aftermath.
 
-A person who sets a failed job to done or cancelled changes nothing more:
-the handler already ran when it failed, and its dependants were already
-cancelled. A job cancelled by a person (not failed) never fires a handler.
+A person who requeues a failed job, or sets it to done, brings back the
+dependants its failure cancelled: they wait again for it (and, set done,
+run). The handler, which ran when the job failed, is not recalled, nor run
+again if the job fails again. Setting a failed job to cancelled changes
+nothing more. A job cancelled by a person (not failed) never fires a
+handler; its dependants are cancelled.
 """
 
 from __future__ import annotations
@@ -109,4 +112,9 @@ def handler_job(env: Any, spec: dict, failed: Any) -> Any:
 def cancel_reason(record: Any) -> str:
     """The result written on the jobs cancelled because ``record`` failed."""
     error = record.exc_message or record.exc_name or "no message"
-    return f"Cancelled: job {record.uuid} ({record.name}) failed: {error}"
+    return f"{cancel_reason_prefix(record.uuid)}{record.name}) failed: {error}"
+
+
+def cancel_reason_prefix(job_uuid: str) -> str:
+    """How the result of a job cancelled because ``job_uuid`` failed begins (to find them again)."""
+    return f"Cancelled: job {job_uuid} ("

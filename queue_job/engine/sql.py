@@ -414,6 +414,24 @@ RETURNING uuid
 ERROR_HANDLER_LOCK_NS = 0x5159_4A45  # "QYJE"
 LOCK_ERROR_HANDLER = f"SELECT pg_advisory_xact_lock({ERROR_HANDLER_LOCK_NS}, hashtext(%(uuid)s))"
 
+# A failed job requeued or set done by hand: the dependants its failure
+# cancelled (their result says so) wait again.
+REVIVE_DEPENDANTS = """
+WITH RECURSIVE descendants(uuid) AS (
+    SELECT jsonb_array_elements_text(dependencies -> 'reverse_depends_on')
+      FROM queue_job WHERE id = %(id)s
+    UNION
+    SELECT jsonb_array_elements_text(q.dependencies -> 'reverse_depends_on')
+      FROM queue_job q JOIN descendants d ON q.uuid = d.uuid
+     WHERE q.graph_uuid = %(graph_uuid)s
+)
+UPDATE queue_job SET state = 'wait_dependencies', date_cancelled = NULL, result = NULL
+ WHERE graph_uuid = %(graph_uuid)s AND state = 'cancelled'
+   AND uuid IN (SELECT uuid FROM descendants)
+   AND starts_with(result, %(reason_prefix)s)
+RETURNING uuid
+"""
+
 JOB_UUID_EXISTS = "SELECT 1 FROM queue_job WHERE uuid = %(uuid)s LIMIT 1"
 
 # Jobs failed by plain SQL (the runner's healing, the watchdog's hard limit)

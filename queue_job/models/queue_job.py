@@ -305,6 +305,7 @@ class QueueJob(models.Model):
             except (UndecodableValue, AttributeError) as exc:
                 record._change_unloadable_job_state(state, result, exc)
                 continue
+            was_failed = job_.state == FAILED
             try:
                 if state == DONE:
                     check_transition(job_.state, DONE, job_.uuid)
@@ -333,6 +334,8 @@ class QueueJob(models.Model):
                     )
             job_.store()
             record.flush_recordset()
+            if was_failed and state in (DONE, PENDING):
+                record._job_revive_dependants()
             if state == DONE:
                 job_.enqueue_waiting()
             elif state == CANCELLED:

@@ -27,6 +27,20 @@ class QueueJob(models.Model):
             for spec in (record.dependencies or {}).get("on_error") or []:
                 record._job_fire_error_handler(spec)
 
+    def _job_revive_dependants(self):
+        """Dependants cancelled by this job's failure wait for it again; the uuids revived."""
+        self.ensure_one()
+        if not self.graph_uuid:
+            return []
+        self.flush_model()
+        self.env.cr.execute(
+            sql.REVIVE_DEPENDANTS,
+            {"id": self.id, "graph_uuid": self.graph_uuid, "reason_prefix": failure.cancel_reason_prefix(self.uuid)},
+        )
+        revived = [row[0] for row in self.env.cr.fetchall()]
+        self.invalidate_model(["state", "date_cancelled", "result"])
+        return revived
+
     def _job_fire_error_handler(self, spec):
         """Store the handler of ``spec`` for this failed job, unless it is already stored; True if stored."""
         self.ensure_one()

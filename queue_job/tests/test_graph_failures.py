@@ -130,15 +130,46 @@ class TestGraphFailures(TransactionCase):
         self.assertEqual(self._record(b).state, "done")
         self.assertFalse(self._jobs_with_uuid(handler_uuid))
 
-    def test_failed_job_set_done_by_hand_fires_nothing_more(self):
+    def test_failed_job_set_done_by_hand_lets_the_chain_go_on(self):
+        a, b, c = self._step("a"), self._step("b"), self._step("c")
+        chain(a, b, c).on_error(self._handler()).delay()
+        failed = self._fail(a)
+        handler_uuid = self._handler_uuid(a)
+        self.assertEqual(self._record(c).state, "cancelled")
+        failed.button_done()
+        self.assertEqual(failed.state, "done")
+        self.assertEqual((self._record(b).state, self._record(c).state), ("pending", "wait_dependencies"))
+        self.assertFalse(self._record(b).result)
+        self.assertEqual(len(self._jobs_with_uuid(handler_uuid)), 1, "the handler ran once, it is not recalled")
+
+    def test_requeued_failed_job_brings_back_its_dependants(self):
+        a, b, c = self._step("a"), self._step("b"), self._step("c")
+        chain(a, b, c).on_error(self._handler()).delay()
+        failed = self._fail(a)
+        failed.requeue()
+        self.assertEqual(failed.state, "pending")
+        self.assertEqual((self._record(b).state, self._record(c).state), ("wait_dependencies", "wait_dependencies"))
+        # Failing again: cancelled again, the handler is not run twice.
+        self._fail(a, "still no")
+        self.assertEqual(self._record(b).state, "cancelled")
+        self.assertIn("still no", self._record(b).result)
+        self.assertEqual(len(self._jobs_with_uuid(self._handler_uuid(a))), 1)
+
+    def test_failed_job_cancelled_by_hand_changes_nothing_more(self):
         a, b = self._step("a"), self._step("b")
         chain(a, b).on_error(self._handler()).delay()
         failed = self._fail(a)
-        handler_uuid = self._handler_uuid(a)
-        failed.button_done()
-        self.assertEqual(failed.state, "done")
-        self.assertEqual(len(self._jobs_with_uuid(handler_uuid)), 1)
-        self.assertEqual(self._record(b).state, "cancelled", "its dependants were cancelled when it failed")
+        failed.button_cancelled()
+        self.assertEqual((failed.state, self._record(b).state), ("cancelled", "cancelled"))
+        self.assertIn("remote said no", self._record(b).result)
+
+    def test_revive_spares_jobs_cancelled_for_another_reason(self):
+        a, b = self._step("a"), self._step("b")
+        chain(a, b).on_error(self._handler()).delay()
+        self._record(b).button_cancelled()
+        failed = self._fail(a)
+        failed.requeue()
+        self.assertEqual(self._record(b).state, "cancelled", "cancelled by a person, not by the failure")
 
     def test_cancelled_by_hand_is_not_a_failure(self):
         a, b = self._step("a"), self._step("b")

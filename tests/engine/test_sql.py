@@ -68,6 +68,7 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     # failure branches (models/queue_job_failure.py)
     "LOCK_ERROR_HANDLER": {"uuid"},
     "JOB_UUID_EXISTS": {"uuid"},
+    "REVIVE_DEPENDANTS": {"id", "graph_uuid", "reason_prefix"},
     "FAILED_WITHOUT_AFTERMATH": {"limit"},
     # batches (models/queue_job_batch.py; the index from models/queue_job.py)
     "CREATE_BATCH_INDEX": set(),
