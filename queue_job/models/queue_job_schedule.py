@@ -145,10 +145,17 @@ class QueueJobSchedule(models.Model):
 
     @api.model
     def _cron_every_minute(self):
-        """The minute cron: due recurring jobs, then batches and failures left unfinished."""
-        self._run_due()
-        self.env["queue.job.batch"]._job_batches_heal()
-        self.env["queue.job"]._job_heal_failures()
+        """The minute cron: due recurring jobs, then batches and failures left unfinished.
+
+        Each part in a savepoint of its own: one that breaks is logged and
+        does not hold up the others.
+        """
+        for part in (self._run_due, self.env["queue.job.batch"]._job_batches_heal, self.env["queue.job"]._job_heal_failures):
+            try:
+                with self.env.cr.savepoint():
+                    part()
+            except Exception:
+                _logger.exception("minute cron of the job queue on %s: %s failed", self.env.cr.dbname, part.__name__)
 
     @api.model
     def _run_due(self, now=None):
@@ -164,7 +171,14 @@ class QueueJobSchedule(models.Model):
 
     def _tick(self, now):
         self.ensure_one()
-        decision = timing.plan(self.cron_expression, self.tz, self.next_call, now, self.catch_up)
+        try:
+            decision = timing.plan(self.cron_expression, self.tz, self.next_call, now, self.catch_up)
+        except timing.ScheduleError as exc:
+            # Only a row written around the form's checks (SQL, an old row) gets here:
+            # said once, then the schedule waits until its expression is fixed.
+            _logger.error("recurring job %s (%s) on %s stopped: %s", self.id, self.name, self.env.cr.dbname, exc)
+            self.write({"next_call": False})
+            return
         vals = {
             "next_call": decision.next_call,
             "last_call": now,

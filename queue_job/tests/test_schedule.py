@@ -176,3 +176,16 @@ class TestSchedule(TransactionCase):
         self.assertEqual((good.run_count, bad.run_count), (1, 0))
         self.assertEqual(bad.skipped_count, 1)
         self.assertGreater(bad.next_call, tick, "the broken schedule moves on to its next tick")
+
+    def test_bad_expression_written_by_sql_stops_only_its_schedule(self):
+        good, bad = self._schedule(name="good"), self._schedule(name="bad")
+        tick = max(good.next_call, bad.next_call)
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE queue_job_schedule SET cron_expression = '99 * * * *' WHERE id = %s", (bad.id,))
+        self.env.invalidate_all()
+        with self.assertLogs("odoo.addons.queue_job.models.queue_job_schedule", "ERROR") as logs:
+            self.env["queue.job.schedule"]._run_due(now=tick)
+        self.assertIn("does not parse", logs.output[0])
+        self.assertEqual(good.run_count, 1)
+        self.assertFalse(bad.next_call, "stopped until its expression is fixed")
+        self.assertFalse(self.env["queue.job.schedule"]._run_due(now=tick + timedelta(hours=1)) & bad, "said once")
