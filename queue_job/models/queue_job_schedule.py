@@ -194,11 +194,10 @@ class QueueJobSchedule(models.Model):
             try:
                 with self.env.cr.savepoint():
                     job_ = self._enqueue_job()
-            except Exception as exc:  # method removed, bad arguments...: other schedules go on
+            except Exception:  # method removed, bad arguments...: other schedules go on
                 _logger.exception("recurring job %s (%s) on %s: could not enqueue", self.id, self.name, self.env.cr.dbname)
                 vals["skipped_count"] = self.skipped_count + 1
                 self.env["queue.job"].invalidate_model()
-                del exc
             else:
                 vals.update(last_job_id=job_.db_record().id, run_count=self.run_count + 1)
         self.write(vals)
