@@ -56,6 +56,8 @@ setup(
     long_description_content_type="text/x-rst",
     license="LGPL-3",
     python_requires=">=3.10",
+    # What the addons' manifests list in external_dependencies.
+    install_requires=["cronsim>=2.4"],
     packages=packages,
     package_dir=package_dir,
     package_data=package_data,

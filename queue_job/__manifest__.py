@@ -6,7 +6,7 @@
     "license": "LGPL-3",
     "category": "Generic Modules",
     "depends": ["mail", "web"],
-    "external_dependencies": {"python": []},
+    "external_dependencies": {"python": ["cronsim"]},
     "data": [
         "security/queue_job_security.xml",
         "security/ir.model.access.csv",
@@ -15,6 +15,8 @@
         "views/queue_job_views.xml",
         "views/queue_job_channel_views.xml",
         "views/queue_job_function_views.xml",
+        "views/queue_job_batch_views.xml",
+        "views/queue_job_schedule_views.xml",
         "wizards/queue_jobs_to_done_views.xml",
         "wizards/queue_jobs_to_cancelled_views.xml",
         "wizards/queue_requeue_job_views.xml",

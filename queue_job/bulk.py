@@ -134,18 +134,24 @@ def _enqueue_many(delayables):
     for item in items:
         if item._job_method is None:
             raise ValueError(f"{item!r}: call the method to delay before enqueue_many()")
-        if len(item._graph.vertices()) > 1 or item._graph.edges():
-            raise ValueError(f"{item!r} is part of a graph: use delay() for chains and groups")
+        if len(item._graph.vertices()) > 1 or item._graph.edges() or item._on_error_handlers:
+            raise ValueError(f"{item!r} is part of a graph: use delay() for chains, groups and on_error")
         key = (item.recordset._name, item._job_method.__name__)
         if key not in infos:
             infos[key] = _FunctionInfo(item.recordset, key[1])
         rows.append(_row(item, infos[key], env.uid, company_id, now))
         item._generated_job = True  # stored below: no "never delayed" warning
+    columns = COLUMNS
+    batch_id = env.context.get("job_batch") and env["queue.job.batch"]._job_batch_id_to_join(env.context["job_batch"])
+    if batch_id:  # OCA's queue_job_batch: a draft batch in the context gets the jobs
+        columns = (*COLUMNS, "job_batch_id")
+        rows = [(*row, batch_id) for row in rows]
+        env.cache.invalidate([(env["queue.job.batch"]._fields["job_ids"], None)])
     env["queue.job"].flush_model()
     cr = env.cr
     if any(row[COLUMNS.index("identity_key")] for row in rows):
-        inserted = insert_buffer.insert_rows(cr, COLUMNS, rows, suffix=sql.SKIP_WAITING_TWINS)
+        inserted = insert_buffer.insert_rows(cr, columns, rows, suffix=sql.SKIP_WAITING_TWINS)
         return [row[0] for row in inserted]
     buffer = io.StringIO("".join([_copy_line(row) for row in rows]))
-    cr._obj.copy_expert(f"COPY queue_job ({', '.join(COLUMNS)}) FROM STDIN", buffer)
+    cr._obj.copy_expert(f"COPY queue_job ({', '.join(columns)}) FROM STDIN", buffer)
     return [row[0] for row in rows]

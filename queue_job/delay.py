@@ -3,7 +3,8 @@
 A Delayable is one future job. Chains run their members one after the
 other; groups run them side by side; ``on_done`` connects any of them to
 what runs after. ``delay()`` on the top-most object stores the whole graph
-in the current transaction.
+in the current transaction. ``on_error`` names a job that runs when one of
+the jobs it guards fails for good (see failure.py).
 
 >>> g = Graph()
 >>> g.add_edge("a", "b"); g.add_edge("b", "c"); g.add_edge("a", "d")
@@ -17,6 +18,7 @@ import logging
 import uuid
 from collections import defaultdict, deque
 
+from . import failure
 from .job import Job
 from .job import Job as _StoredJob  # not replaced by trap_jobs(), which patches Job
 from .utils import must_run_without_delay
@@ -147,12 +149,41 @@ class DelayableGraph(Graph):
         for job in jobs:
             job.graph_uuid = graph_uuid
 
-    def delay(self):
+    def _error_handlers(self, top):
+        """(handler, guarded Delayables) for every ``on_error`` of ``top`` and of the nodes inside it."""
+        vertices = self.vertices()
+        if vertices == {top} and not top._on_error_handlers:
+            return []  # with_delay(), or a lone Delayable: nothing to walk
+        handlers = []
+        seen = set()
+        to_visit = deque([top, *vertices])
+        while to_visit:
+            node = to_visit.popleft()
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            for handler in getattr(node, "_on_error_handlers", ()):
+                handlers.append((handler, _delayables_under(node)))
+            to_visit.extend(node._graph.vertices())
+        return handlers
+
+    def delay(self, top=None):
         graph = self._connect_graphs()
         vertices = graph.vertices()
         for vertex in vertices:
             vertex._build_job()
-        self._ensure_same_graph_uuid([vertex._generated_job for vertex in vertices])
+        handlers = self._error_handlers(top)
+        jobs = [vertex._generated_job for vertex in vertices]
+        if handlers and len(jobs) == 1:
+            # A single job guarded by a handler is a graph of one: the
+            # handler shares its graph uuid, to be found beside it.
+            jobs[0].graph_uuid = str(uuid.uuid4())
+        else:
+            self._ensure_same_graph_uuid(jobs)
+        for handler, guarded in handlers:
+            spec = failure.handler_spec(handler._build_handler_job())
+            for delayable in guarded:
+                delayable._generated_job.on_error_specs.append(spec)
 
         if self._has_to_execute_directly(vertices):
             for delayable in graph.topological_sort():
@@ -185,10 +216,38 @@ class DelayableGraph(Graph):
                 vertex._generated_job = stored
 
 
+def _delayables_under(node):
+    """Every Delayable that ``node`` (a Delayable, chain or group) contains or leads to with on_done."""
+    found, seen = [], set()
+    to_visit = deque([node])
+    while to_visit:
+        current = to_visit.popleft()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, Delayable):
+            found.append(current)
+        to_visit.extend(current._graph.vertices())
+        for children in current._graph._graph.values():
+            to_visit.extend(children)
+    return found
+
+
+def _check_handler(handler):
+    if not isinstance(handler, Delayable):
+        raise TypeError(f"on_error() takes a Delayable (record.delayable().method(...)), got {handler!r}")
+    if handler._job_method is None:
+        raise ValueError(f"no method was called on {handler.recordset} given to on_error()")
+    if len(handler._graph.vertices()) > 1:
+        raise ValueError("an on_error handler is one job: it cannot have on_done jobs of its own")
+    failure.check_handler_method(handler._job_method)
+    return handler
+
+
 class DelayableChain:
     """Delayables (or chains, or groups) that run one after the other."""
 
-    __slots__ = ("_graph", "_chain_head", "_chain_tail")
+    __slots__ = ("_graph", "_chain_head", "_chain_tail", "_on_error_handlers")
 
     def __init__(self, *delayables):
         if not delayables:
@@ -201,6 +260,7 @@ class DelayableChain:
             previous = delayable
         self._chain_head = delayables[0]
         self._chain_tail = previous
+        self._on_error_handlers = []
 
     def _head(self):
         return self._chain_head._head()
@@ -218,20 +278,26 @@ class DelayableChain:
             self._graph.add_edge(self._chain_tail, delayable)
         return self
 
+    def on_error(self, handler):
+        """Run ``handler`` (a Delayable) if a job of the chain fails for good; see failure.py."""
+        self._on_error_handlers.append(_check_handler(handler))
+        return self
+
     def delay(self):
-        self._graph.delay()
+        self._graph.delay(self)
 
 
 class DelayableGroup:
     """Delayables (or chains, or groups) that may run at the same time."""
 
-    __slots__ = ("_graph", "_delayables")
+    __slots__ = ("_graph", "_delayables", "_on_error_handlers")
 
     def __init__(self, *delayables):
         if not delayables:
             raise ValueError("group() needs at least one delayable")
         self._graph = DelayableGraph()
         self._delayables = set(delayables)
+        self._on_error_handlers = []
         for delayable in delayables:
             self._graph.add_vertex(delayable)
 
@@ -252,8 +318,13 @@ class DelayableGroup:
                 self._graph.add_edge(member, child)
         return self
 
+    def on_error(self, handler):
+        """Run ``handler`` (a Delayable) if a job of the group fails for good; see failure.py."""
+        self._on_error_handlers.append(_check_handler(handler))
+        return self
+
     def delay(self):
-        self._graph.delay()
+        self._graph.delay(self)
 
 
 class Delayable:
@@ -270,6 +341,7 @@ class Delayable:
         "_job_args",
         "_job_kwargs",
         "_generated_job",
+        "_on_error_handlers",
     )
 
     def __init__(
@@ -297,6 +369,7 @@ class Delayable:
         self._job_args = ()
         self._job_kwargs = {}
         self._generated_job = None
+        self._on_error_handlers = []
 
     def _head(self):
         return [self]
@@ -327,16 +400,21 @@ class Delayable:
             self._graph.add_edge(self, child)
         return self
 
+    def on_error(self, handler):
+        """Run ``handler`` (a Delayable) if this job, or one after it, fails for good; see failure.py."""
+        self._on_error_handlers.append(_check_handler(handler))
+        return self
+
     def delay(self):
         """Store this job and every job connected to it."""
-        self._graph.delay()
+        self._graph.delay(self)
 
-    def _build_job(self):
+    def _build_job(self, job_class=None):
         if self._generated_job:
             return self._generated_job
         if self._job_method is None:
             raise ValueError(f"no method was called on {self.recordset} before delay()")
-        self._generated_job = Job(
+        self._generated_job = (job_class or Job)(
             self._job_method,
             args=self._job_args,
             kwargs=self._job_kwargs,
@@ -350,6 +428,11 @@ class Delayable:
             **({"timeout": self.timeout} if self.timeout is not None else {}),
         )
         return self._generated_job
+
+    def _build_handler_job(self):
+        # Built, never stored here: failure.py stores it when a guarded job
+        # fails. Not trapped by trap_jobs() either: it is not enqueued now.
+        return self._build_job(job_class=_StoredJob)
 
     def _store_args(self, *args, **kwargs):
         self._job_args = args

@@ -110,9 +110,7 @@ def _job_from_row(env, row):
     job.date_enqueued = row["date_enqueued"]
     job.date_started = row["date_started"]
     job.worker_pid = os.getpid()
-    dependencies = row["dependencies"] or {}
-    job._depends_on_uuids.update(dependencies.get("depends_on", []))
-    job._reverse_depends_on_uuids.update(dependencies.get("reverse_depends_on", []))
+    job._load_dependencies(row["dependencies"] or {})
     return job
 
 
@@ -239,6 +237,7 @@ class SlotRunner:
                 return self._not_owned(uuid, cr.dbname, started, reason="cancelled")
             return self._fail(cr, row, exc, started)
         self._wake_children(cr, job)
+        self._check_batch(cr, row)
         elapsed = time.monotonic() - started
         _logger.debug("job %s on %s (%s): done in %.3fs", uuid, cr.dbname, job.channel, elapsed)
         return Outcome(uuid, DONE, elapsed)
@@ -288,6 +287,10 @@ class SlotRunner:
     def _fail(self, cr, row, exc, started, loading=False):
         uuid = row["uuid"]
         text = "".join(traceback.format_exception(exc))
+        # READ COMMITTED: the write below also cancels the job's dependants and
+        # stores its on_error handler (failure.py), which must see what other
+        # transactions committed meanwhile (a handler fired by a sibling).
+        cr.execute(sql.SET_READ_COMMITTED)
         cr.execute(sql.LOCK_OWN_RUN, {"id": row["id"], "try": row["retry"]})
         if cr.fetchone() is None:
             cr.rollback()
@@ -313,6 +316,7 @@ class SlotRunner:
         record.write(values)
         env.flush_all()
         cr.commit()
+        self._check_batch(cr, row)
         return Outcome(uuid, FAILED, time.monotonic() - started)
 
     def _wake_children(self, cr, job):
@@ -330,3 +334,21 @@ class SlotRunner:
                 cr.rollback()
                 time.sleep(random.uniform(0, 0.1 * 2**attempt))
         _logger.warning("job %s: could not wake its children; the runner will", job.uuid)
+
+    def _check_batch(self, cr, row):
+        """After a job of a batch ends: finish the batch if it was its last job (READ COMMITTED).
+
+        Checked after the job's commit, each ending job sees the ones that
+        committed before it: the last one to check sees the whole batch ended.
+        """
+        if not row.get("job_batch_id"):
+            return
+        try:
+            cr.execute(sql.SET_READ_COMMITTED)
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            env["queue.job.batch"].browse(row["job_batch_id"])._job_batch_check()
+            env.flush_all()
+            cr.commit()
+        except Exception:
+            cr.rollback()
+            _logger.exception("job %s on %s: could not check its batch; the minute cron will", row["uuid"], cr.dbname)

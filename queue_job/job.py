@@ -147,9 +147,7 @@ class Job:
         job_.max_retries = record.max_retries
         job_.company_id = record.company_id.id or None
         job_.worker_pid = record.worker_pid or None
-        dependencies = record.dependencies or {}
-        job_._depends_on_uuids.update(dependencies.get("depends_on", []))
-        job_._reverse_depends_on_uuids.update(dependencies.get("reverse_depends_on", []))
+        job_._load_dependencies(record.dependencies or {})
         return job_
 
     # -- construction ------------------------------------------------------
@@ -204,6 +202,8 @@ class Job:
         self._reverse_depends_on_uuids = set()
         self._depends_on = set()
         self._reverse_depends_on = weakref.WeakSet()
+        # on_error handlers guarding this job, as failure.handler_spec() describes them.
+        self.on_error_specs = []
 
         self.date_created = datetime.now()
         self.date_enqueued = None
@@ -341,12 +341,20 @@ class Job:
         return set(self._reverse_depends_on)
 
     def _dependencies_value(self):
-        return {
+        value = {
             "depends_on": sorted(self._depends_on_uuids | {j.uuid for j in self._depends_on}),
             "reverse_depends_on": sorted(
                 self._reverse_depends_on_uuids | {j.uuid for j in self._reverse_depends_on}
             ),
         }
+        if self.on_error_specs:
+            value["on_error"] = self.on_error_specs
+        return value
+
+    def _load_dependencies(self, dependencies):
+        self._depends_on_uuids.update(dependencies.get("depends_on", []))
+        self._reverse_depends_on_uuids.update(dependencies.get("reverse_depends_on", []))
+        self.on_error_specs = list(dependencies.get("on_error") or [])
 
     def enqueue_waiting(self):
         """Children whose parents are all done become pending."""
@@ -475,6 +483,11 @@ class Job:
             "dependencies": self._dependencies_value(),
         }
         if create:
+            batch = self.env.context.get("job_batch")
+            if batch:
+                batch_id = self.env["queue.job.batch"]._job_batch_id_to_join(batch)
+                if batch_id:
+                    vals["job_batch_id"] = batch_id
             vals.update(
                 {
                     "user_id": self.env.uid,

@@ -268,6 +268,7 @@ JOB_ROW_COLUMNS = (
     "id", "uuid", "retry", "max_retries", "model_name", "method_name", "records", "args", "kwargs",
     "user_id", "company_id", "channel", "priority", "eta", "name", "identity_key", "graph_uuid",
     "dependencies", "date_created", "date_enqueued", "date_started", "timeout", "hard_timeout",
+    "job_batch_id",
 )  # fmt: skip
 
 _STARTED_RETURNING = f"""
@@ -421,4 +422,91 @@ SELECT id FROM queue_job
  WHERE channel IS NOT DISTINCT FROM %(channel)s AND {_VACUUMABLE}
    AND LEAST(date_done, date_cancelled) <= %(deadline)s
  LIMIT %(limit)s
+"""
+# -- failure branches, batches (queue_job/failure.py, models/queue_job_batch.py) --
+
+# One on_error handler fires at most once: whoever fires it holds this lock
+# (keyed by the handler's uuid) until commit, and looks for the uuid first.
+ERROR_HANDLER_LOCK_NS = 0x5159_4A45  # "QYJE"
+LOCK_ERROR_HANDLER = f"SELECT pg_advisory_xact_lock({ERROR_HANDLER_LOCK_NS}, hashtext(%(uuid)s))"
+
+# A failed job requeued or set done by hand: the dependants its failure
+# cancelled (their result says so) wait again.
+REVIVE_DEPENDANTS = """
+WITH RECURSIVE descendants(uuid) AS (
+    SELECT jsonb_array_elements_text(dependencies -> 'reverse_depends_on')
+      FROM queue_job WHERE id = %(id)s
+    UNION
+    SELECT jsonb_array_elements_text(q.dependencies -> 'reverse_depends_on')
+      FROM queue_job q JOIN descendants d ON q.uuid = d.uuid
+     WHERE q.graph_uuid = %(graph_uuid)s
+)
+UPDATE queue_job SET state = 'wait_dependencies', date_cancelled = NULL, result = NULL
+ WHERE graph_uuid = %(graph_uuid)s AND state = 'cancelled'
+   AND uuid IN (SELECT uuid FROM descendants)
+   AND starts_with(result, %(reason_prefix)s)
+RETURNING uuid
+"""
+
+JOB_UUID_EXISTS = "SELECT 1 FROM queue_job WHERE uuid = %(uuid)s LIMIT 1"
+
+# Jobs failed by plain SQL (the runner's healing, the watchdog's hard limit)
+# whose dependants still wait, or whose on_error handler was never stored.
+FAILED_WITHOUT_AFTERMATH = """
+SELECT f.id FROM queue_job f
+ WHERE f.state = 'failed' AND f.graph_uuid IS NOT NULL
+   AND (EXISTS (SELECT 1 FROM queue_job child
+                 WHERE child.graph_uuid = f.graph_uuid AND child.state = 'wait_dependencies'
+                   AND child.uuid IN (SELECT jsonb_array_elements_text(
+                                             f.dependencies -> 'reverse_depends_on')))
+        OR EXISTS (SELECT 1 FROM jsonb_array_elements(
+                                  COALESCE(f.dependencies -> 'on_error', '[]'::jsonb)) AS handler(spec)
+                    WHERE NOT EXISTS (SELECT 1 FROM queue_job h WHERE h.uuid = handler.spec ->> 'uuid')))
+ ORDER BY f.id
+ LIMIT %(limit)s
+"""
+
+# The jobs of a batch still to run or running: one index probe, whatever the batch size.
+CREATE_BATCH_INDEX = """
+CREATE INDEX IF NOT EXISTS queue_job_batch_unfinished_idx
+    ON queue_job (job_batch_id)
+ WHERE job_batch_id IS NOT NULL AND state IN ('wait_dependencies', 'pending', 'enqueued', 'started');
+"""
+
+BATCH_HAS_UNFINISHED_JOBS = """
+SELECT EXISTS (SELECT 1 FROM queue_job
+                WHERE job_batch_id = %(id)s
+                  AND state IN ('wait_dependencies', 'pending', 'enqueued', 'started'))
+"""
+
+# A closed batch is in progress once one of its jobs has left the queue.
+BATCH_STARTED = """
+UPDATE queue_job_batch SET state = 'progress'
+ WHERE id = %(id)s AND state = 'enqueued'
+   AND EXISTS (SELECT 1 FROM queue_job
+                WHERE job_batch_id = %(id)s AND state NOT IN ('wait_dependencies', 'pending'))
+"""
+
+# Only one of the transactions that find a batch complete finishes it.
+FINISH_BATCH = f"""
+UPDATE queue_job_batch SET state = 'finished', is_read = false, date_finished = {NOW_UTC}
+ WHERE id = %(id)s AND state IN ('enqueued', 'progress')
+RETURNING id
+"""
+
+BATCH_JOB_COUNTS = """
+SELECT job_batch_id, state, count(*), COALESCE(sum(exec_time), 0) FROM queue_job
+ WHERE job_batch_id = ANY(%(ids)s) GROUP BY job_batch_id, state
+"""
+
+# Batches left unfinished by a worker that died after its last job committed.
+BATCHES_TO_CHECK = "SELECT id FROM queue_job_batch WHERE state IN ('enqueued', 'progress') ORDER BY id"
+
+# -- recurring jobs (models/queue_job_schedule.py) ---------------------------
+
+LOCK_DUE_SCHEDULES = """
+SELECT id FROM queue_job_schedule
+ WHERE active AND next_call IS NOT NULL AND next_call <= %(now)s
+ ORDER BY next_call, id
+   FOR UPDATE SKIP LOCKED
 """

@@ -132,6 +132,14 @@ class QueueJob(models.Model):
         help="Past it, the job is stopped and tried again later (or failed when out of tries). "
         "0: the soft limit plus 30 seconds, or none.",
     )
+    job_batch_id = fields.Many2one(
+        "queue.job.batch",
+        string="Batch",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
+        help="Set when the job was enqueued with a draft batch in the context key job_batch.",
+    )
     worker_losses = fields.Integer(
         readonly=True,
         help="How many times the worker running this job died (killed, out of memory, lost connection).",
@@ -141,6 +149,7 @@ class QueueJob(models.Model):
         self.env.cr.execute(sql.CREATE_INDEXES)
         self.env.cr.execute(sql.CREATE_IDENTITY_INDEX)
         self.env.cr.execute(sql.CREATE_NOTIFY_TRIGGERS)
+        self.env.cr.execute(sql.CREATE_BATCH_INDEX)
 
     # -- creation and protection --------------------------------------------
 
@@ -170,11 +179,17 @@ class QueueJob(models.Model):
                         raise exceptions.UserError(str(exc)) from exc
         else:
             reassign = False
+        newly_failed = self.browse()
         if vals.get("state") == FAILED:
-            self.filtered(lambda job: job.state != FAILED)._message_post_on_failure()
+            newly_failed = self.filtered(lambda job: job.state != FAILED)
+            newly_failed._message_post_on_failure()
         result = super().write(vals)
         if reassign:
             self._records_follow_user()
+        if newly_failed:
+            newly_failed._job_failed_for_good()
+        if vals.get("state") in (DONE, CANCELLED, FAILED):
+            self._job_batches_check()
         return result
 
     def _may_reassign_user(self):
@@ -200,6 +215,10 @@ class QueueJob(models.Model):
         """
         vals_list = [job._store_values(create=True) for job in jobs]
         columns = self._job_plain_columns(vals_list)
+        if "job_batch_id" in vals_list[0]:
+            # Rows inserted without the ORM: a batch's job list in the cache is
+            # stale. Not invalidate_model(): it would flush (insert) the rows now.
+            self.env.cache.invalidate([(self.env["queue.job.batch"]._fields["job_ids"], None)])
         if not any(vals.get("identity_key") for vals in vals_list):
             if columns:
                 insert_buffer.buffer_rows(self.env.cr, columns, self._job_rows(columns, vals_list))
@@ -305,6 +324,7 @@ class QueueJob(models.Model):
             except (UndecodableValue, AttributeError) as exc:
                 record._change_unloadable_job_state(state, result, exc)
                 continue
+            was_failed = job_.state == FAILED
             try:
                 if state == DONE:
                     check_transition(job_.state, DONE, job_.uuid)
@@ -333,6 +353,8 @@ class QueueJob(models.Model):
                     )
             job_.store()
             record.flush_recordset()
+            if was_failed and state in (DONE, PENDING):
+                record._job_revive_dependants()
             if state == DONE:
                 job_.enqueue_waiting()
             elif state == CANCELLED:
@@ -386,16 +408,19 @@ class QueueJob(models.Model):
             self.env.cr.execute(sql.WAKE_CHILDREN, {"ids": ids})
         self.invalidate_model(["state"])
 
-    def _job_cancel_children(self, job_uuid):
+    def _job_cancel_children(self, job_uuid, reason=None):
+        """Cancel the jobs waiting for this one, directly or not; the uuids cancelled."""
         parent = self.sudo().search([("uuid", "=", job_uuid)], limit=1)
         if not parent.graph_uuid:
-            return
+            return []
         self.flush_model()
         self.env.cr.execute(
             sql.CANCEL_CHILDREN,
-            {"id": parent.id, "graph_uuid": parent.graph_uuid, "result": _("Cancelled with job %s", job_uuid)},
+            {"id": parent.id, "graph_uuid": parent.graph_uuid, "result": reason or _("Cancelled with job %s", job_uuid)},
         )
+        cancelled = [row[0] for row in self.env.cr.fetchall()]
         self.invalidate_model(["state", "date_cancelled", "result"])
+        return cancelled
 
     # -- failure notices --------------------------------------------------
 

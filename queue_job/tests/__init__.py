@@ -17,3 +17,7 @@ from . import test_bulk
 from . import test_oca_compat
 from . import test_migration_from_oca
 from . import test_graph_widget_tour
+from . import test_graph_failures
+from . import test_batch
+from . import test_schedule
+from . import test_ui_batches_schedules
