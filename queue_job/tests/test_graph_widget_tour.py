@@ -75,7 +75,7 @@ class TestGraphWidgetTour(HttpCase):
             self.start_tour(f"/odoo/action-queue_job.action_queue_job/{job.id}", tour, login="admin", timeout=180)
 
     def test_small_graph(self):
-        """chain(group(A, B, G), C, group(D, E), F): A done, B failed, G pending, the rest waiting."""
+        """chain(group(A, B, G), C, group(D, E), F): A done, B failed, G pending, the rest cancelled by B."""
         steps = {name: self._step(f"Graph step {name}") for name in "ABCDEFG"}
         chain(
             group(steps["A"], steps["B"], steps["G"]), steps["C"], group(steps["D"], steps["E"]), steps["F"]
@@ -89,10 +89,10 @@ class TestGraphWidgetTour(HttpCase):
                 "A": "done",
                 "B": "failed",
                 "G": "pending",
-                "C": "wait_dependencies",
-                "D": "wait_dependencies",
-                "E": "wait_dependencies",
-                "F": "wait_dependencies",
+                "C": "cancelled",
+                "D": "cancelled",
+                "E": "cancelled",
+                "F": "cancelled",
             },
         )
         self.assertEqual(len(jobs["C"].dependency_graph["nodes"]), 7)
@@ -129,5 +129,7 @@ class TestGraphWidgetTour(HttpCase):
         job = by_name["Graph chain 14 step 5"]
         graph = job.dependency_graph
         self.assertEqual((len(graph["nodes"]), len(graph["edges"])), (292, 319))
-        self.assertEqual(set(jobs.mapped("state")), {"done", "failed", "pending", "wait_dependencies"})
+        self.assertEqual(
+            set(jobs.mapped("state")), {"done", "failed", "pending", "wait_dependencies", "cancelled"}
+        )
         self._start_tour(job, "queue_job_graph_big_tour")

@@ -86,7 +86,8 @@ registry.category("web_tour.tours").add("queue_job_graph_tour", {
                     "Graph step A": ["done", "#C2FABC"],
                     "Graph step B": ["failed", "#FB7E81"],
                     "Graph step G": ["pending", "#D2E5FF"],
-                    "Graph step C": ["wait_dependencies", "#D2E5FF"],
+                    // B failed for good: what waited for it is cancelled.
+                    "Graph step C": ["cancelled", "#D2E5FF"],
                 };
                 for (const [name, [state, fill]] of Object.entries(colors)) {
                     const node = byName[name] || fail(`no node ${name}`);
@@ -146,7 +147,7 @@ registry.category("web_tour.tours").add("queue_job_graph_big_tour", {
                 const current = checkDrawing(svg, { nodes: 292, edges: 319 });
                 expectEqual(current.dataset.state, "failed", "state of the current job");
                 const states = new Set([...svg.querySelectorAll(".o_job_graph_node")].map((node) => node.dataset.state));
-                expectEqual([...states].sort().join(","), "done,failed,pending,wait_dependencies", "states drawn");
+                expectEqual([...states].sort().join(","), "cancelled,done,failed,pending,wait_dependencies", "states drawn");
                 const canvas = svg.closest(".o_job_graph_canvas");
                 if (canvas.scrollHeight <= canvas.clientHeight) {
                     fail("a graph of 292 jobs should scroll inside its frame");
