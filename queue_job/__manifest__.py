@@ -5,7 +5,7 @@
     "author": "queue_job contributors",
     "license": "LGPL-3",
     "category": "Generic Modules",
-    "depends": ["mail", "web"],
+    "depends": ["bus", "mail", "web"],
     "external_dependencies": {"python": []},
     "data": [
         "security/queue_job_security.xml",

@@ -29,7 +29,7 @@ COLUMNS = (
     "uuid", "user_id", "company_id", "name", "model_name", "method_name", "records", "args",
     "kwargs", "func_string", "state", "priority", "eta", "max_retries", "retry", "date_created",
     "channel", "channel_method_name", "job_function_id", "identity_key", "dependencies",
-    "timeout", "hard_timeout", "worker_losses",
+    "timeout", "hard_timeout", "worker_losses", "notify",
 )  # fmt: skip
 
 _EMPTY_DEPENDENCIES = json.dumps({"depends_on": [], "reverse_depends_on": []})
@@ -94,6 +94,7 @@ def _row(delayable, info, uid, company_id, now):
         delayable.timeout or info.config.timeout or 0,
         0 if delayable.timeout else info.config.hard_timeout or 0,
         0,
+        bool(info.config.notify if delayable.notify is None else delayable.notify),
     )
 
 

@@ -343,6 +343,21 @@ SELECT 1 FROM queue_job WHERE id = %(id)s AND state = 'started' AND retry = %(tr
 # Watchdog of a worker: the state of the job it watches, without locking.
 RUN_STATE = "SELECT state, retry FROM queue_job WHERE id = %(id)s"
 
+# Progress of a running job, on a short transaction of its own (READ
+# COMMITTED). Only the run that owns the job writes; a row locked by the
+# job's own transaction is skipped (the worker writes it again later).
+WRITE_PROGRESS = """
+UPDATE queue_job q
+   SET progress_done = %(done)s, progress_total = %(total)s, progress_message = %(message)s
+ WHERE q.id = (SELECT id FROM queue_job
+                WHERE id = %(id)s AND state = 'started' AND retry = %(try)s
+                  FOR UPDATE SKIP LOCKED)
+RETURNING q.user_id
+"""
+
+# The result file of a job that ends, written with its outcome.
+SET_RESULT_FILE = "UPDATE queue_job SET result_attachment_id = %(attachment_id)s WHERE id = %(id)s"
+
 # Past its hard time limit, a job is stopped: back to pending to be tried
 # again, or failed when out of tries.
 STOP_OVERRUN = f"""

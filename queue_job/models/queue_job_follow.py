@@ -1,0 +1,153 @@
+"""What people who wait for a job see of it: progress, result file, end notices.
+
+Kept apart from queue_job.py, which is about storing and running jobs.
+"""
+
+import logging
+
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+
+from ..engine.states import CANCELLED, DONE, FAILED
+from ..progress import BUS_PROGRESS, progress_percent
+
+_logger = logging.getLogger(__name__)
+
+BUS_NOTICE = "queue_job/notice"  # bus notification type of "your job ended"
+
+
+class QueueJob(models.Model):
+    _inherit = "queue.job"
+
+    # No defaults on these stored fields: the plain multi-row INSERT of new
+    # jobs stays allowed (see _job_plain_insert_allowed).
+    progress_done = fields.Integer(string="Done", readonly=True)
+    progress_total = fields.Integer(string="Out of", readonly=True)
+    progress_message = fields.Char(string="Progress message", readonly=True)
+    progress = fields.Float(
+        compute="_compute_progress",
+        help="Percent done, as last told by the job (notify_progress()); 100 once done.",
+    )
+    result_attachment_id = fields.Many2one(
+        "ir.attachment",
+        string="Result file",
+        readonly=True,
+        ondelete="set null",
+        help="The file the job produced (attach_result(), or an attachment it returned).",
+    )
+    result_file_url = fields.Char(compute="_compute_result_file_url")
+    notify = fields.Boolean(
+        string="Notify when done",
+        readonly=True,
+        help="The user who enqueued the job is told when it is done or failed for good.",
+    )
+
+    @api.depends("progress_done", "progress_total", "state")
+    def _compute_progress(self):
+        for job in self:
+            if job.state == DONE:
+                job.progress = 100.0
+            elif job.progress_done or job.progress_total:
+                job.progress = progress_percent(job.progress_done, job.progress_total or None)
+            else:
+                job.progress = 0.0
+
+    @api.depends("result_attachment_id")
+    def _compute_result_file_url(self):
+        for job in self:
+            attachment = job.result_attachment_id
+            job.result_file_url = f"/web/content/{attachment.id}?download=true" if attachment else False
+
+    def action_download_result(self):
+        self.ensure_one()
+        if not self.result_attachment_id:
+            return False
+        return {"type": "ir.actions.act_url", "url": self.result_file_url, "target": "self"}
+
+    # -- live updates and end notices ---------------------------------------
+
+    def _job_bus_payload(self):
+        self.ensure_one()
+        return {
+            "id": self.id,
+            "uuid": self.uuid,
+            "state": self.state,
+            "progress": self.progress,
+            "progress_done": self.progress_done,
+            "progress_total": self.progress_total,
+            "progress_message": self.progress_message or "",
+        }
+
+    def _job_announce_state(self):
+        """Tell the jobs' users, in their browsers, that the state of their jobs changed."""
+        for job in self.sudo():
+            if job.user_id.partner_id:
+                job.env["bus.bus"]._sendone(job.user_id.partner_id, BUS_PROGRESS, job._job_bus_payload())
+
+    def _job_ended(self):
+        """After a job is done, failed, or cancelled: live update, and the end notice if asked."""
+        self._job_announce_state()
+        for job in self.sudo():
+            if job.notify and job.state in (DONE, FAILED) and job.user_id.queue_job_notify:
+                job._job_notify_user()
+
+    def _job_notify_user(self):
+        """Tell the job's user it ended: a message in their inbox and a notification in their browser."""
+        self.ensure_one()
+        user = self.user_id
+        done = self.state == DONE
+        title = _("Done: %s", self.name) if done else _("Failed: %s", self.name)
+        text = _("The job is done.") if done else (self._job_readable_error() or _("The job failed."))
+        links = []
+        record_action = self._job_related_record_link()
+        if record_action:
+            links.append(Markup('<a href="%s">%s</a>') % (record_action, _("Open the record")))
+        if self.result_file_url:
+            links.append(
+                Markup('<a href="%s">%s</a>') % (self.result_file_url, _("Download %s", self.result_attachment_id.name))
+            )
+        body = Markup("<p>%s</p>") % text
+        if links:
+            body += Markup("<p>%s</p>") % Markup(" · ").join(links)
+        self.with_context(mail_notify_force_send=False).message_notify(
+            partner_ids=user.partner_id.ids,
+            subject=title,
+            body=body,
+            model_description=_("Job"),
+        )
+        user._bus_send(
+            BUS_NOTICE,
+            {
+                "id": self.id,
+                "uuid": self.uuid,
+                "state": self.state,
+                "title": title,
+                "message": text,
+                "record_url": record_action or "",
+                "file_url": self.result_file_url or "",
+                "file_name": self.result_attachment_id.name or "",
+            },
+        )
+
+    def _job_related_record_link(self):
+        """The URL of the one record the job ran on, if it still exists."""
+        records = self.sudo().records
+        if len(records) != 1 or not records.exists():
+            return None
+        return f"/odoo/{records._name}/{records.id}"
+
+    def _job_readable_error(self):
+        """The error in one sentence, without the traceback."""
+        self.ensure_one()
+        message = (self.exc_message or "").strip()
+        if not message:
+            return ""
+        first = message.splitlines()[0]
+        return first if len(first) <= 300 else first[:297] + "..."
+
+    def write(self, vals):
+        result = super().write(vals)
+        if vals.get("state") in (DONE, FAILED, CANCELLED):
+            self._job_ended()
+        return result
