@@ -155,16 +155,14 @@ def _write(watch: Watch, progress: _Progress) -> bool:
                     "message": progress.message,
                 },
             )
-            row = cr.fetchone()
-            if row is None:
-                cr.execute(sql.RUN_STATE, {"id": watch.job_id})
-                state = cr.fetchone()
-                # Locked by the job's own transaction (it writes its own row): try later.
-                return state is not None and state[0] == "started" and state[1] == watch.tries
+            if cr.fetchone() is None:
+                return False  # cancelled, stopped or taken back
             progress.dirty = False
             env = api.Environment(cr, SUPERUSER_ID, {})
             if progress.partner_id is None:
-                progress.partner_id = env["res.users"].browse(row[0]).partner_id.id or 0
+                cr.execute(sql.JOB_USER, {"id": watch.job_id})
+                user_id = cr.fetchone()[0]
+                progress.partner_id = env["res.users"].browse(user_id).partner_id.id if user_id else 0
             if progress.partner_id:
                 env["bus.bus"]._sendone(
                     env["res.partner"].browse(progress.partner_id),

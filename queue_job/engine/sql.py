@@ -343,17 +343,20 @@ SELECT 1 FROM queue_job WHERE id = %(id)s AND state = 'started' AND retry = %(tr
 # Watchdog of a worker: the state of the job it watches, without locking.
 RUN_STATE = "SELECT state, retry FROM queue_job WHERE id = %(id)s"
 
-# Progress of a running job, on a short transaction of its own (READ
-# COMMITTED). Only the run that owns the job writes; a row locked by the
-# job's own transaction is skipped (the worker writes it again later).
+# Progress of a running job, on a short transaction of its own, in a table of
+# its own (the job's transaction updates its queue_job row at the end, and
+# would fail had another transaction changed it meanwhile). Only the run
+# that owns the job writes: no row returned means it was cancelled or taken back.
 WRITE_PROGRESS = """
-UPDATE queue_job q
-   SET progress_done = %(done)s, progress_total = %(total)s, progress_message = %(message)s
- WHERE q.id = (SELECT id FROM queue_job
-                WHERE id = %(id)s AND state = 'started' AND retry = %(try)s
-                  FOR UPDATE SKIP LOCKED)
-RETURNING q.user_id
+INSERT INTO queue_job_progress (job_id, done, total, message)
+SELECT id, %(done)s, %(total)s, %(message)s FROM queue_job
+ WHERE id = %(id)s AND state = 'started' AND retry = %(try)s
+ON CONFLICT (job_id) DO UPDATE
+   SET done = EXCLUDED.done, total = EXCLUDED.total, message = EXCLUDED.message
+RETURNING job_id
 """
+
+JOB_USER = "SELECT user_id FROM queue_job WHERE id = %(id)s"
 
 # The result file of a job that ends, written with its outcome.
 SET_RESULT_FILE = "UPDATE queue_job SET result_attachment_id = %(attachment_id)s WHERE id = %(id)s"

@@ -20,11 +20,9 @@ BUS_NOTICE = "queue_job/notice"  # bus notification type of "your job ended"
 class QueueJob(models.Model):
     _inherit = "queue.job"
 
-    # No defaults on these stored fields: the plain multi-row INSERT of new
-    # jobs stays allowed (see _job_plain_insert_allowed).
-    progress_done = fields.Integer(string="Done", readonly=True)
-    progress_total = fields.Integer(string="Out of", readonly=True)
-    progress_message = fields.Char(string="Progress message", readonly=True)
+    progress_done = fields.Integer(string="Done", compute="_compute_progress")
+    progress_total = fields.Integer(string="Out of", compute="_compute_progress")
+    progress_message = fields.Char(string="Progress message", compute="_compute_progress")
     progress = fields.Float(
         compute="_compute_progress",
         help="Percent done, as last told by the job (notify_progress()); 100 once done.",
@@ -43,9 +41,17 @@ class QueueJob(models.Model):
         help="The user who enqueued the job is told when it is done or failed for good.",
     )
 
-    @api.depends("progress_done", "progress_total", "state")
+    @api.depends("state")
     def _compute_progress(self):
+        rows = self.env["queue.job.progress"].sudo().search_fetch(
+            [("job_id", "in", self.ids)], ["job_id", "done", "total", "message"]
+        )
+        by_job = {row.job_id.id: row for row in rows}
         for job in self:
+            row = by_job.get(job.id)
+            job.progress_done = row.done if row else 0
+            job.progress_total = row.total if row else 0
+            job.progress_message = row.message if row else False
             if job.state == DONE:
                 job.progress = 100.0
             elif job.progress_done or job.progress_total:

@@ -14,3 +14,4 @@ from . import test_bad_input
 from . import test_cancel_api
 from . import test_insert_buffer
 from . import test_bulk
+from . import test_progress
