@@ -499,6 +499,7 @@ class Job:
                     # (e.g. a superuser recordset). Encoding refuses it.
                     "kwargs": job_fields.to_jsonable(self.kwargs, "kwargs"),
                     "notify": self.notify,
+                    "record_refs": job_fields.record_refs(self.recordset, self.args, self.kwargs),
                 }
             )
         # Hooks on the delayed model may add values, never override ours.

@@ -56,6 +56,7 @@ class _Progress:
     dirty: bool = False
     written_at: float = float("-inf")
     partner_id: int | None = None  # of the job's user, who gets the bus messages
+    records: list | None = None  # "model,id" the job runs on, where the browser shows it
 
 
 def _whole_number(name: str, value: Any) -> int:
@@ -160,8 +161,8 @@ def _write(watch: Watch, progress: _Progress) -> bool:
             progress.dirty = False
             env = api.Environment(cr, SUPERUSER_ID, {})
             if progress.partner_id is None:
-                cr.execute(sql.JOB_USER, {"id": watch.job_id})
-                user_id = cr.fetchone()[0]
+                cr.execute(sql.JOB_USER_AND_RECORDS, {"id": watch.job_id})
+                user_id, progress.records = cr.fetchone()
                 progress.partner_id = env["res.users"].browse(user_id).partner_id.id if user_id else 0
             if progress.partner_id:
                 env["bus.bus"]._sendone(
@@ -175,6 +176,7 @@ def _write(watch: Watch, progress: _Progress) -> bool:
                         "progress_done": progress.done,
                         "progress_total": progress.total,
                         "progress_message": progress.message or "",
+                        "records": progress.records or [],
                     },
                 )
     except psycopg2.Error as exc:

@@ -5,4 +5,5 @@ from . import queue_job_channel
 from . import queue_job_function
 from . import queue_job_follow
 from . import queue_job_progress
+from . import queue_job_related_mixin
 from . import res_users

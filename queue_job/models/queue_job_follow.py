@@ -7,9 +7,11 @@ import logging
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
+from odoo import _, api, exceptions, fields, models
 
+from ..engine import sql
 from ..engine.states import CANCELLED, DONE, FAILED
+from ..fields import RecordRefs
 from ..progress import BUS_PROGRESS, progress_percent
 
 _logger = logging.getLogger(__name__)
@@ -41,6 +43,79 @@ class QueueJob(models.Model):
         help="The user who enqueued the job is told when it is done or failed for good.",
     )
 
+    record_refs = RecordRefs(
+        string="Records",
+        readonly=True,
+        help='"model,id" of the records the job runs on (its records, then records passed as arguments).',
+    )
+    related_record = fields.Char(
+        compute="_compute_related_record",
+        search="_search_related_record",
+        help='The jobs of one record: search with "model,id".',
+    )
+
+    state_sentence = fields.Char(string="Status", compute="_compute_sentences")
+    records_display = fields.Char(string="On", compute="_compute_sentences")
+    error_sentence = fields.Char(string="Error", compute="_compute_sentences")
+
+    def init(self):
+        super().init()
+        self.env.cr.execute(sql.CREATE_RECORD_REFS_INDEX)
+
+    @api.depends("state", "exc_message", "records")
+    def _compute_sentences(self):
+        sentences = {
+            "wait_dependencies": _("Waits for other jobs to finish"),
+            "pending": _("Waiting to run"),
+            "enqueued": _("About to run"),
+            "started": _("Running"),
+            "done": _("Done"),
+            "cancelled": _("Cancelled"),
+            "failed": _("Failed"),
+        }
+        for job in self:
+            job.state_sentence = sentences.get(job.state, job.state)
+            job.error_sentence = job._job_readable_error() if job.state == FAILED else False
+            job.records_display = job._job_records_display()
+
+    def _job_records_display(self):
+        try:
+            records = self.sudo().records.exists()
+        except Exception:  # model gone, undecodable row: the form still opens
+            return False
+        if not records:
+            return False
+        description = self.env["ir.model"]._get(records._name).name or records._name
+        if len(records) == 1:
+            return _("on %(record)s (%(model)s)", record=records.display_name, model=description)
+        return _("on %(count)s records of %(model)s", count=len(records), model=description)
+
+    def _compute_related_record(self):
+        for job in self:
+            refs = job.record_refs
+            job.related_record = refs[0] if len(refs) == 1 else False
+
+    def _search_related_record(self, operator, value):
+        if operator not in ("=", "in") or not value:
+            raise exceptions.UserError(_('Jobs are searched by record with "model,id" only.'))
+        refs = [value] if isinstance(value, str) else list(value)
+        self.env.cr.execute(sql.JOBS_OF_RECORD if len(refs) == 1 else sql.JOBS_OF_RECORDS, {"refs": refs})
+        return [("id", "in", [row[0] for row in self.env.cr.fetchall()])]
+
+    @api.model
+    def _job_counts_of(self, records):
+        """{record id: {state: count}} of the jobs of ``records`` this user may see."""
+        refs = [f"{records._name},{record_id}" for record_id in records.ids]
+        counts = {record_id: {} for record_id in records.ids}
+        if not refs:
+            return counts
+        self.flush_model()
+        manager = self.env.su or self.env.user.has_group("queue_job.group_queue_job_manager")
+        self.env.cr.execute(sql.JOB_COUNTS_OF_RECORDS, {"refs": refs, "user_id": None if manager else self.env.uid})
+        for ref, state, count in self.env.cr.fetchall():
+            counts[int(ref.rsplit(",", 1)[1])][state] = count
+        return counts
+
     @api.depends("state")
     def _compute_progress(self):
         rows = self.env["queue.job.progress"].sudo().search_fetch(
@@ -71,6 +146,26 @@ class QueueJob(models.Model):
             return False
         return {"type": "ir.actions.act_url", "url": self.result_file_url, "target": "self"}
 
+    def _job_status(self):
+        """What GET /queue_job/job/<uuid> answers."""
+        self.ensure_one()
+        return {
+            "uuid": self.uuid,
+            "name": self.name,
+            "state": self.state,
+            "progress": self.progress,
+            "progress_done": self.progress_done,
+            "progress_total": self.progress_total or None,
+            "progress_message": self.progress_message or None,
+            "result": self.result or None,
+            "result_file_url": self.result_file_url or None,
+            "result_file_name": self.result_attachment_id.sudo().name or None,
+            "error": self._job_readable_error() or None,
+            "date_created": fields.Datetime.to_string(self.date_created) if self.date_created else None,
+            "date_started": fields.Datetime.to_string(self.date_started) if self.date_started else None,
+            "date_done": fields.Datetime.to_string(self.date_done) if self.date_done else None,
+        }
+
     # -- live updates and end notices ---------------------------------------
 
     def _job_bus_payload(self):
@@ -83,6 +178,7 @@ class QueueJob(models.Model):
             "progress_done": self.progress_done,
             "progress_total": self.progress_total,
             "progress_message": self.progress_message or "",
+            "records": (self.record_refs or [])[:50],
         }
 
     def _job_announce_state(self):
