@@ -12,7 +12,7 @@ from odoo import _, api, exceptions, fields, models
 from ..engine import sql
 from ..engine.states import CANCELLED, DONE, FAILED
 from ..fields import RecordRefs
-from ..progress import BUS_PROGRESS, progress_percent
+from ..progress_writer import BUS_PROGRESS, progress_percent
 
 _logger = logging.getLogger(__name__)
 

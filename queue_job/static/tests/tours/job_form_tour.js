@@ -1,0 +1,37 @@
+/** @odoo-module */
+/* The job form as a non-technical user sees it: state in words, record, progress, result, error. */
+import { registry } from "@web/core/registry";
+
+registry.category("web_tour.tours").add("queue_job_form_for_people", {
+    steps: () => [
+        {
+            content: "The summary says what happened, in words",
+            trigger: ".o_queue_job_summary:contains('Failed'):contains('on Follow-me Ltd')",
+        },
+        {
+            content: "The progress the job reached before failing",
+            trigger: ".o_queue_job_summary .o_progressbar:contains('75')",
+        },
+        {
+            content: "The error in one sentence",
+            trigger: ".o_queue_job_summary .alert-danger:contains(\"The file has no 'email' column\")",
+        },
+        {
+            content: "The result file can be downloaded",
+            trigger: ".o_queue_job_summary button[name=action_download_result]",
+        },
+        {
+            content: "No traceback for a user without technical features",
+            trigger: "body:not(:has(.o_field_widget[name=exc_info])):not(:has(.o_field_widget[name=exc_name]))",
+        },
+    ],
+});
+
+registry.category("web_tour.tours").add("queue_job_list_progress", {
+    steps: () => [
+        {
+            content: "The job list shows a progress bar per job",
+            trigger: ".o_list_view .o_data_row .o_progressbar",
+        },
+    ],
+});
