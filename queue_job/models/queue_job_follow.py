@@ -251,5 +251,10 @@ class QueueJob(models.Model):
     def write(self, vals):
         result = super().write(vals)
         if vals.get("state") in (DONE, FAILED, CANCELLED):
-            self._job_ended()
+            # Telling the user must never undo (or fail) the change of state.
+            try:
+                with self.env.cr.savepoint():
+                    self._job_ended()
+            except Exception:
+                _logger.exception("jobs %s: state changed, but their users could not be told", self.mapped("uuid"))
         return result

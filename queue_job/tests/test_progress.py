@@ -130,6 +130,7 @@ class TestProgressInAJob(CommittedJobsCase):
         def job(partner):
             partner.write({"ref": "rolled back"})
             notify_progress(1, total=3)
+            time.sleep(0.3)  # the watchdog's look at the start of the job is over
             with registry.cursor() as cr:  # cancelled by someone else meanwhile
                 cr.execute("UPDATE queue_job SET state = 'cancelled' WHERE uuid = %s",
                            (partner.env.context["job_uuid"],))
