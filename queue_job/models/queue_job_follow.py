@@ -188,7 +188,8 @@ class QueueJob(models.Model):
                 job.env["bus.bus"]._sendone(job.user_id.partner_id, BUS_PROGRESS, job._job_bus_payload())
 
     def _job_ended(self):
-        """After a job is done, failed, or cancelled: live update, and the end notice if asked."""
+        """After a job's run or state change (done, failed, retried later, cancelled):
+        live update, and the end notice if asked (done or failed for good only)."""
         self._job_announce_state()
         for job in self.sudo():
             if job.notify and job.state in (DONE, FAILED) and job.user_id.queue_job_notify:

@@ -95,6 +95,25 @@ class TestProgressInAJob(CommittedJobsCase):
             self.assertEqual(mine[-1]["progress"], 100.0)
             messages.unlink()
 
+    def test_a_job_retried_later_is_announced_and_nobody_is_told_it_ended(self):
+        from odoo.addons.queue_job.exception import RetryableJobError
+
+        def job(partner):
+            raise RetryableJobError("remote busy", seconds=60)
+
+        self.job_code(job)
+        uuid, _partner = self.enqueue(notify=True)
+        self.assertEqual(self.run_job(uuid), "pending")
+        with self.committed_env() as env:
+            root = env.ref("base.partner_root")
+            channel = json.dumps([env.cr.dbname, "res.partner", root.id], separators=(",", ":"))
+            payloads = [json.loads(m.message) for m in env["bus.bus"].search([("channel", "=", channel)])]
+            states = [p["payload"]["state"] for p in payloads
+                      if p["type"] == progress.BUS_PROGRESS and p["payload"]["uuid"] == uuid]
+            self.assertEqual(states, ["pending"])
+            self.assertFalse([p for p in payloads if p["type"] == "queue_job/notice"
+                              and p["payload"]["uuid"] == uuid], "a retry is not the end")
+
     def test_many_calls_make_few_writes_and_the_last_values_are_written(self):
         writes = []
         real_write = progress_writer._write
