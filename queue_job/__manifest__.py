@@ -5,7 +5,7 @@
     "author": "queue_job contributors",
     "license": "LGPL-3",
     "category": "Generic Modules",
-    "depends": ["mail", "web"],
+    "depends": ["bus", "mail", "web"],
     "external_dependencies": {"python": ["cronsim"]},
     "data": [
         "security/queue_job_security.xml",
@@ -17,6 +17,7 @@
         "views/queue_job_function_views.xml",
         "views/queue_job_batch_views.xml",
         "views/queue_job_schedule_views.xml",
+        "views/queue_job_follow_views.xml",
         "wizards/queue_jobs_to_done_views.xml",
         "wizards/queue_jobs_to_cancelled_views.xml",
         "wizards/queue_requeue_job_views.xml",
@@ -25,6 +26,7 @@
     "assets": {
         "web.assets_backend": [
             "queue_job/static/src/views/fields/job_directed_graph/*",
+            "queue_job/static/src/job_updates/*",
         ],
         "web.assets_tests": [
             "queue_job/static/tests/tours/*",

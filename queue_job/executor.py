@@ -30,6 +30,7 @@ from . import fields
 from .engine.states import CANCELLED, DONE, FAILED, STARTED
 from .exception import FailedJobError, JobTimeoutError, RetryableJobError
 from .job import Job
+from .progress import watched_job_ended
 from .watchdog import HARD_LIMIT_RETRY_SECONDS, Watch, Watchdog
 
 _logger = logging.getLogger(__name__)
@@ -207,13 +208,19 @@ class SlotRunner:
             finally:
                 # No interrupt of the watchdog reaches the executor after this.
                 watchdog.stop(watch)
+                # Before the outcome locks the job's row: the last progress
+                # values are written on their own transaction, whatever the outcome.
+                watched_job_ended(watchdog, watch)
             env.flush_all()
             result = str(job.result) if job.result not in (None, False, "") else None
+            if job.result_attachment:
+                cr.execute(sql.SET_RESULT_FILE, {"id": job_id, "attachment_id": job.result_attachment.id})
             cr.execute(sql.MARK_DONE, {"id": job_id, "result": result, "try": tries})
             if cr.rowcount != 1:
                 # Cancelled, stopped or taken back while it ran: its work must not count.
                 cr.rollback()
                 return self._not_owned(uuid, cr.dbname, started)
+            self._announce_outcome(env, job_id, uuid)
             cr.commit()
         except RetryableJobError as exc:
             cr.rollback()
@@ -241,6 +248,17 @@ class SlotRunner:
         elapsed = time.monotonic() - started
         _logger.debug("job %s on %s (%s): done in %.3fs", uuid, cr.dbname, job.channel, elapsed)
         return Outcome(uuid, DONE, elapsed)
+
+    def _announce_outcome(self, env, job_id, uuid):
+        """Live update (and end notice) of a job's outcome; a failure here does not undo it."""
+        try:
+            with env.cr.savepoint():
+                done_job = env["queue.job"].browse(job_id)
+                done_job.invalidate_recordset()
+                done_job._job_ended()
+                env.flush_all()
+        except Exception:
+            _logger.exception("job %s on %s: its user could not be told how it ended", uuid, env.cr.dbname)
 
     def _watch(self, cr, row, job):
         soft = row["timeout"] or None
@@ -278,6 +296,8 @@ class SlotRunner:
             },
         )
         updated = cr.fetchone()
+        if updated is not None:
+            self._announce_outcome(api.Environment(cr, SUPERUSER_ID, {}), row["id"], row["uuid"])
         cr.commit()
         if updated is None:
             return self._not_owned(row["uuid"], cr.dbname, started)

@@ -6,3 +6,7 @@ from . import queue_job_function
 from . import queue_job_failure
 from . import queue_job_batch
 from . import queue_job_schedule
+from . import queue_job_follow
+from . import queue_job_progress
+from . import queue_job_related_mixin
+from . import res_users

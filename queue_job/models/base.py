@@ -29,6 +29,7 @@ class Base(models.AbstractModel):
         channel=None,
         identity_key=None,
         timeout=None,
+        notify=None,
     ):
         """Run the next method call in the background.
 
@@ -46,6 +47,9 @@ class Base(models.AbstractModel):
             waits to run
         :param timeout: soft time limit in seconds (see the job function's
             time limits); the hard limit is 30 s later
+        :param notify: tell the user when the job is done or failed for
+            good (default: the job function's ``notify``); see
+            ``odoo.addons.queue_job.progress``
         """
         return DelayableRecordset(
             self,
@@ -55,7 +59,7 @@ class Base(models.AbstractModel):
             description=description,
             channel=channel,
             identity_key=identity_key,
-            **_given(timeout=timeout),
+            **_given(timeout=timeout, notify=notify),
         )
 
     def delayable(
@@ -67,6 +71,7 @@ class Base(models.AbstractModel):
         channel=None,
         identity_key=None,
         timeout=None,
+        notify=None,
     ):
         """A Delayable: build a job (and a graph with ``chain``/``group``), then ``delay()``.
 
@@ -80,7 +85,7 @@ class Base(models.AbstractModel):
             description=description,
             channel=channel,
             identity_key=identity_key,
-            **_given(timeout=timeout),
+            **_given(timeout=timeout, notify=notify),
         )
 
     def _patch_job_auto_delay(self, method_name, context_key=None):

@@ -21,3 +21,9 @@ from . import test_graph_failures
 from . import test_batch
 from . import test_schedule
 from . import test_ui_batches_schedules
+from . import test_progress
+from . import test_result_files
+from . import test_notify
+from . import test_jobs_of_record
+from . import test_job_status
+from . import test_job_form_ui
