@@ -80,6 +80,15 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "FINISH_BATCH": {"id"},
     "BATCH_JOB_COUNTS": {"ids"},
     "BATCHES_TO_CHECK": set(),
+    # progress, result files, jobs of a record (progress_writer.py, executor.py, models/queue_job_follow.py)
+    "WRITE_PROGRESS": {"id", "try", "done", "total", "message"},
+    "JOB_PARTNER_AND_RECORDS": {"id"},
+    "SEND_TO_BUS": {"channel", "message"},
+    "SET_RESULT_FILE": {"id", "attachment_id"},
+    "CREATE_RECORD_REFS_INDEX": set(),
+    "JOB_COUNTS_OF_RECORDS": {"refs", "user_id"},
+    "JOBS_OF_RECORD": {"refs"},
+    "JOBS_OF_RECORDS": {"refs"},
     # recurring jobs (models/queue_job_schedule.py)
     "LOCK_DUE_SCHEDULES": {"now"},
 }
