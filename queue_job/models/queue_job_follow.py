@@ -99,7 +99,10 @@ class QueueJob(models.Model):
         if operator not in ("=", "in") or not value:
             raise exceptions.UserError(_('Jobs are searched by record with "model,id" only.'))
         refs = [value] if isinstance(value, str) else list(value)
-        self.env.cr.execute(sql.JOBS_OF_RECORD if len(refs) == 1 else sql.JOBS_OF_RECORDS, {"refs": refs})
+        if len(refs) == 1:
+            self.env.cr.execute(sql.JOBS_OF_RECORD, {"refs": refs})
+        else:
+            self.env.cr.execute(sql.JOBS_OF_RECORDS, {"refs": refs})
         return [("id", "in", [row[0] for row in self.env.cr.fetchall()])]
 
     @api.model
