@@ -1,1 +1,1 @@
-from . import test_figures, test_counters
+from . import test_counters, test_endpoints, test_figures
