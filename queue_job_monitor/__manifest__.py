@@ -8,6 +8,7 @@
     "depends": ["queue_job"],
     "data": [
         "security/ir.model.access.csv",
+        "data/queue_job_monitor_cron.xml",
         "views/queue_job_monitor_menus.xml",
     ],
     "assets": {

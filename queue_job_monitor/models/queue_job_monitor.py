@@ -1,6 +1,7 @@
+import datetime
 import logging
 
-from odoo import _, api, exceptions, models
+from odoo import _, api, exceptions, fields, models
 
 from .. import figures, sql
 
@@ -31,9 +32,20 @@ class QueueJobMonitor(models.AbstractModel):
                 _("Unknown window %(window)s: use one of %(choices)s", window=window, choices=", ".join(figures.WINDOWS))
             )
         cr = self.env.cr
+        now = figures.now(cr)
         runner = figures.runner_state(cr, self._silent_after())
+        to_string = fields.Datetime.to_string
+        if runner["leader"]:
+            runner["leader"]["since"] = to_string(runner["leader"]["since"])
+        runner["last_dispatch"] = to_string(runner["last_dispatch"]) if runner["last_dispatch"] else False
         return {
-            "now": figures.now(cr),
+            "now": to_string(now),
+            # Lower bounds of the figures' windows, for the job lists they open.
+            "since": {
+                "5m": to_string(now - datetime.timedelta(minutes=5)),
+                "1h": to_string(now - datetime.timedelta(hours=1)),
+                "window": to_string(now - datetime.timedelta(seconds=figures.WINDOWS[window])),
+            },
             "window": window,
             "channels": figures.channel_figures(cr),
             "functions": figures.function_figures(cr, window),
@@ -54,3 +66,9 @@ class QueueJobMonitor(models.AbstractModel):
     @api.model
     def _cron_fold_counters(self):
         figures.fold_counters(self.env.cr)
+
+    @api.model
+    def _cron_minute(self):
+        """Every minute: fold the counters, then the work of the other monitor models."""
+        self._cron_fold_counters()
+        self.env.cr.execute(sql.PURGE_MINUTE_COUNTS, {"before": figures.now(self.env.cr) - datetime.timedelta(days=8)})
