@@ -5,10 +5,13 @@
     "author": "queue_job contributors",
     "license": "LGPL-3",
     "category": "Generic Modules",
-    "depends": ["queue_job"],
+    "depends": ["queue_job", "mail"],
     "data": [
         "security/ir.model.access.csv",
         "data/queue_job_monitor_cron.xml",
+        "data/queue_job_alert_rule_data.xml",
+        "views/queue_job_metric_views.xml",
+        "views/queue_job_alert_rule_views.xml",
         "views/queue_job_monitor_menus.xml",
     ],
     "assets": {

@@ -173,6 +173,27 @@ def stuck_started(cr, grace: float = 60.0) -> dict[str, int]:
     return dict(cr.fetchall())
 
 
+def counts_since(cr, since: datetime.datetime, channel: str | None = None, function: str | None = None) -> dict:
+    """Outcomes and histograms since ``since``, optionally of one channel and/or job function.
+
+    Returns {"done": n, "failed": n, "retried": n, "enqueued": n, "cancelled": n,
+    "run": {bucket: n}, "wait": {bucket: n}}.
+    """
+    cr.execute(sql.COUNTS_SINCE, {"since": since})
+    result: dict = {kind: 0 for kind in sql.COUNTER_KINDS}
+    result.update(run=defaultdict(int), wait=defaultdict(int))
+    for row_channel, func, kind, bucket, n, _seconds in cr.fetchall():
+        if channel and row_channel != channel:
+            continue
+        if function and func != function:
+            continue
+        if kind in sql.HISTOGRAM_KINDS:
+            result[kind][bucket] += n
+        else:
+            result[kind] += n
+    return result
+
+
 def counter_totals(cr) -> list[tuple]:
     """(channel, function, kind, bucket, n, seconds) since the monitor was installed."""
     cr.execute(sql.COUNTER_TOTALS)

@@ -156,6 +156,19 @@ SELECT COALESCE(channel, 'root'), COALESCE(func, ''), kind, bucket, n, seconds
   FROM queue_job_monitor_delta WHERE at >= %(since)s
 """
 
+# Every count since %(since)s, per channel, function, kind and bucket.
+COUNTS_SINCE = f"""
+SELECT channel, func, kind, bucket, sum(n)::bigint, sum(seconds)
+  FROM ({_COUNTS_SINCE}) AS c
+ GROUP BY 1, 2, 3, 4
+"""
+
+# Counts of one finished minute (folded), per channel, for the snapshots.
+COUNTS_OF_MINUTE = """
+SELECT channel, kind, bucket, sum(n)::bigint FROM queue_job_monitor_count_minute
+ WHERE minute = %(minute)s GROUP BY 1, 2, 3
+"""
+
 OUTCOMES_SINCE_BY_CHANNEL = f"""
 SELECT channel,
        sum(n) FILTER (WHERE kind = 'done')::bigint AS done,

@@ -71,4 +71,7 @@ class QueueJobMonitor(models.AbstractModel):
     def _cron_minute(self):
         """Every minute: fold the counters, then the work of the other monitor models."""
         self._cron_fold_counters()
-        self.env.cr.execute(sql.PURGE_MINUTE_COUNTS, {"before": figures.now(self.env.cr) - datetime.timedelta(days=8)})
+        now = figures.now(self.env.cr)
+        self.env["queue.job.metric"]._cron_snapshot(now)
+        self.env["queue.job.alert.rule"]._cron_evaluate()
+        self.env.cr.execute(sql.PURGE_MINUTE_COUNTS, {"before": now - datetime.timedelta(days=8)})
