@@ -54,6 +54,11 @@ CREATE TABLE IF NOT EXISTS queue_job_monitor_count_minute (
     bucket smallint NOT NULL, n bigint NOT NULL, seconds float8 NOT NULL,
     PRIMARY KEY (minute, channel, func, kind, bucket)
 );
+CREATE TABLE IF NOT EXISTS queue_job_monitor_count_hour (
+    hour timestamp NOT NULL, channel varchar NOT NULL, func varchar NOT NULL, kind varchar NOT NULL,
+    bucket smallint NOT NULL, n bigint NOT NULL, seconds float8 NOT NULL,
+    PRIMARY KEY (hour, channel, func, kind, bucket)
+);
 CREATE TABLE IF NOT EXISTS queue_job_monitor_total (
     channel varchar NOT NULL, func varchar NOT NULL, kind varchar NOT NULL,
     bucket smallint NOT NULL, n bigint NOT NULL, seconds float8 NOT NULL,
@@ -127,6 +132,13 @@ WITH moved AS (
       FROM moved GROUP BY 1, 2, 3, 4, 5
     ON CONFLICT (minute, channel, func, kind, bucket)
     DO UPDATE SET n = m.n + EXCLUDED.n, seconds = m.seconds + EXCLUDED.seconds
+), per_hour AS (
+    INSERT INTO queue_job_monitor_count_hour AS h (hour, channel, func, kind, bucket, n, seconds)
+    SELECT date_trunc('hour', at), COALESCE(channel, 'root'), COALESCE(func, ''), kind, bucket,
+           sum(n), sum(seconds)
+      FROM moved GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (hour, channel, func, kind, bucket)
+    DO UPDATE SET n = h.n + EXCLUDED.n, seconds = h.seconds + EXCLUDED.seconds
 )
 INSERT INTO queue_job_monitor_total AS t (channel, func, kind, bucket, n, seconds)
 SELECT COALESCE(channel, 'root'), COALESCE(func, ''), kind, bucket, sum(n), sum(seconds)
@@ -146,11 +158,17 @@ SELECT channel, func, kind, bucket, sum(n)::bigint, sum(seconds)
  GROUP BY 1, 2, 3, 4
 """
 
-# Counts of each kind since %(since)s per channel and function, from the
-# minute counts and the deltas not yet folded.
+# Counts of each kind since %(since)s per channel and function: whole hours
+# from the hourly counts, the minutes before the first whole hour from the
+# minute counts, and the deltas not yet folded. A 7-day window reads
+# 168 hours, not 10,080 minutes.
 _COUNTS_SINCE = """
+SELECT channel, func, kind, bucket, n, seconds FROM queue_job_monitor_count_hour
+ WHERE hour >= date_trunc('hour', %(since)s::timestamp) + interval '1 hour'
+UNION ALL
 SELECT channel, func, kind, bucket, n, seconds FROM queue_job_monitor_count_minute
  WHERE minute >= date_trunc('minute', %(since)s::timestamp)
+   AND minute < date_trunc('hour', %(since)s::timestamp) + interval '1 hour'
 UNION ALL
 SELECT COALESCE(channel, 'root'), COALESCE(func, ''), kind, bucket, n, seconds
   FROM queue_job_monitor_delta WHERE at >= %(since)s
@@ -180,7 +198,8 @@ SELECT channel,
 """
 
 PURGE_MINUTE_COUNTS = """
-DELETE FROM queue_job_monitor_count_minute WHERE minute < %(before)s
+DELETE FROM queue_job_monitor_count_minute WHERE minute < %(before)s;
+DELETE FROM queue_job_monitor_count_hour WHERE hour < %(before)s;
 """
 
 # -- live figures per channel ------------------------------------------------

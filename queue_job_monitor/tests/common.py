@@ -20,7 +20,8 @@ class MonitorCase(TransactionCase):
         # Start from an empty queue: the figures are compared to exact counts.
         cls.env.cr.execute("DELETE FROM queue_job")
         cls.env["queue.job.monitor"]._cron_fold_counters()
-        cls.env.cr.execute("DELETE FROM queue_job_monitor_total; DELETE FROM queue_job_monitor_count_minute")
+        cls.env.cr.execute("DELETE FROM queue_job_monitor_total; DELETE FROM queue_job_monitor_count_minute;"
+                       " DELETE FROM queue_job_monitor_count_hour")
         cls.monitor = cls.env["queue.job.monitor"]
 
     def insert_job(self, state="pending", channel="root", func="<res.partner>.write", *, created_ago=0.0,
