@@ -34,6 +34,7 @@ class QueueJobMetric(models.Model):
         [("minute", "Minute"), ("hour", "Hour"), ("day", "Day")], required=True, index=True, readonly=True
     )
     channel = fields.Char(required=True, index=True, readonly=True)
+    period = fields.Char(compute="_compute_period", store=True, help="The period as text (UTC), to chart it by minute or hour.")
     ready = fields.Float(readonly=True, aggregator="avg", help="Pending jobs whose ETA has passed (average).")
     scheduled = fields.Float(readonly=True, aggregator="avg", help="Pending jobs with an ETA ahead (average).")
     running = fields.Float(readonly=True, aggregator="avg", help="Enqueued and started jobs (average).")
@@ -53,6 +54,12 @@ class QueueJobMetric(models.Model):
     _sql_constraints = [
         ("period_channel_uniq", "unique(granularity, date, channel)", "One snapshot per channel and period."),
     ]
+
+    @api.depends("date", "granularity")
+    def _compute_period(self):
+        formats = {"minute": "%Y-%m-%d %H:%M", "hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
+        for row in self:
+            row.period = row.date.strftime(formats[row.granularity]) if row.date and row.granularity else False
 
     @api.model
     def _snapshot(self, now):

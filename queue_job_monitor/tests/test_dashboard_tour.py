@@ -1,4 +1,6 @@
 import base64
+import datetime
+import math
 import os
 import pathlib
 from unittest import mock
@@ -56,6 +58,18 @@ class TestDashboardTour(HttpCase):
     def test_manager_opens_dashboard_and_drills_into_failed_jobs(self):
         self.tour("queue_job_monitor_dashboard", "queue_job_monitor_dashboard.png")
         self.tour("queue_job_monitor_drill_down", "queue_job_monitor_failed_jobs.png")
+
+    def test_trends_graph(self):
+        now = datetime.datetime.now().replace(second=0, microsecond=0)
+        vals_list = []
+        for step in range(72):  # 12 hours, one snapshot every 10 minutes
+            for channel, base in (("root.mail", 40), ("root.monitor_tour", 10)):
+                vals_list.append({
+                    "date": now - datetime.timedelta(minutes=10 * step), "granularity": "minute", "channel": channel,
+                    "ready": base + 30 * math.sin(step / 6) ** 2, "done": 50 + step % 7, "failed": step % 3,
+                })  # fmt: skip
+        self.env["queue.job.metric"].create(vals_list)
+        self.tour("queue_job_monitor_trends", "queue_job_monitor_trends.png")
 
     def test_monitor_menu_is_for_managers_only(self):
         menu = self.env.ref("queue_job_monitor.queue_job_monitor_menu_dashboard")

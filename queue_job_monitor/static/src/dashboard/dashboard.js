@@ -24,6 +24,11 @@ export function formatSeconds(seconds) {
     return `${(seconds / 3600).toFixed(1)} h`;
 }
 
+/** Jobs per minute: two decimals below one, so a slow channel does not read 0.0. */
+export function formatPerMinute(value) {
+    return value < 1 ? value.toFixed(2) : value.toFixed(1);
+}
+
 export function formatRate(rate) {
     return rate === null || rate === undefined ? "—" : `${(rate * 100).toFixed(1)} %`;
 }
@@ -38,6 +43,7 @@ export class QueueJobMonitorDashboard extends Component {
         this.state = useState({ data: null, window: "1h", error: null, loading: false });
         this.formatSeconds = formatSeconds;
         this.formatRate = formatRate;
+        this.formatPerMinute = formatPerMinute;
         this.onVisibilityChange = () => {
             if (document.visibilityState === "visible") {
                 this.load();

@@ -28,3 +28,11 @@ registry.category("web_tour.tours").add("queue_job_monitor_drill_down", {
         { trigger: ".o_data_row:contains(tour failure 1)" },
     ],
 });
+
+registry.category("web_tour.tours").add("queue_job_monitor_trends", {
+    url: "/odoo/action-queue_job_monitor.queue_job_metric_action",
+    steps: () => [
+        { trigger: ".o_graph_renderer canvas" },
+        { trigger: ".o_searchview_facet:contains(Minutes)" },
+    ],
+});
