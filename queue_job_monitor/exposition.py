@@ -70,7 +70,7 @@ def render(cr, silent_after: float = figures.DEFAULT_SILENT_AFTER) -> str:
     """The whole scrape of the database ``cr`` is connected to."""
     w = _Writer(cr.dbname)
     channels = figures.channel_figures(cr)
-    runner = figures.runner_state(cr, silent_after)
+    runner = figures.runner_state(cr, silent_after, channels)
     stuck = figures.stuck_started(cr)
 
     w.family("jobs", "gauge", "Jobs not finished (and failed jobs), by channel and state.")

@@ -33,7 +33,8 @@ class QueueJobMonitor(models.AbstractModel):
             )
         cr = self.env.cr
         now = figures.now(cr)
-        runner = figures.runner_state(cr, self._silent_after())
+        channels = figures.channel_figures(cr)
+        runner = figures.runner_state(cr, self._silent_after(), channels)
         to_string = fields.Datetime.to_string
         if runner["leader"]:
             runner["leader"]["since"] = to_string(runner["leader"]["since"])
@@ -47,7 +48,7 @@ class QueueJobMonitor(models.AbstractModel):
                 "window": to_string(now - datetime.timedelta(seconds=figures.WINDOWS[window])),
             },
             "window": window,
-            "channels": figures.channel_figures(cr),
+            "channels": channels,
             "functions": figures.function_figures(cr, window),
             "runner": runner,
             "stuck": figures.stuck_started(cr),
