@@ -12,6 +12,7 @@
         "data/queue_job_alert_rule_data.xml",
         "views/queue_job_metric_views.xml",
         "views/queue_job_alert_rule_views.xml",
+        "wizards/queue_job_bulk_action_views.xml",
         "views/queue_job_monitor_menus.xml",
     ],
     "assets": {
