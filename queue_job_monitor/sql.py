@@ -6,10 +6,14 @@ Statements take psycopg2-style named parameters.
 Counting. Live figures (depth, oldest ready job, percentiles) are read from
 ``queue_job`` itself. Totals that must never go back (enqueued, done, failed
 for good, retried, cancelled, and the run/wait histograms) are counted where
-the state changes: statement-level triggers append one aggregated row per
-(channel, function, kind) to ``queue_job_monitor_delta``, an append-only table
+the state changes, into ``queue_job_monitor_delta``, an append-only table
 that no two transactions ever update, so workers' commits never wait on a
-counter row. The minute cron moves those rows (DELETE ... RETURNING, which
+counter row. Inserts are counted per statement (one aggregated row per
+channel and function: a bulk enqueue writes a handful of rows). State changes
+are counted per row, behind a WHEN clause that PostgreSQL checks without
+calling the function: the queue changes one job per statement (start, done,
+retry), where a statement trigger with transition tables cost about four
+times as much (measured: 0.10-0.13 ms against 0.025 ms per UPDATE). The minute cron moves those rows (DELETE ... RETURNING, which
 only sees committed ones) into per-minute counts and into running totals.
 Readers add the rows not yet moved.
 """
@@ -38,8 +42,9 @@ def _le_bucket(expression: str) -> str:
     return f"({len(HISTOGRAM_BOUNDS)} - width_bucket(-({expression}), ARRAY[{negated}]::float8[]))"
 
 
-_RUN_SECONDS = "GREATEST(COALESCE(n.exec_time, EXTRACT(EPOCH FROM n.date_done - n.date_started)), 0)"
-_WAIT_SECONDS = "GREATEST(EXTRACT(EPOCH FROM n.date_started - GREATEST(n.date_created, n.eta)), 0)"
+# Of the row a trigger sees (GREATEST ignores NULLs: a job finished by hand counts 0 s).
+_RUN_SECONDS = "GREATEST(COALESCE(NEW.exec_time, EXTRACT(EPOCH FROM NEW.date_done - NEW.date_started)), 0)"
+_WAIT_SECONDS = "GREATEST(EXTRACT(EPOCH FROM NEW.date_started - GREATEST(NEW.date_created, NEW.eta)), 0)"
 
 # -- schema (run by the monitor's init(), idempotent) ----------------------
 
@@ -85,18 +90,23 @@ END;
 $$ LANGUAGE plpgsql;
 
 CREATE OR REPLACE FUNCTION queue_job_monitor_count_update() RETURNS trigger AS $$
+DECLARE
+    func varchar := COALESCE(NEW.channel_method_name, '');
+    secs float8;
 BEGIN
-    INSERT INTO queue_job_monitor_delta (channel, func, kind, bucket, n, seconds)
-    SELECT n.channel, COALESCE(n.channel_method_name, ''), e.kind, e.bucket, count(*), sum(e.seconds)
-      FROM old_rows o JOIN new_rows n ON n.id = o.id
-     CROSS JOIN LATERAL (VALUES
-        (CASE WHEN n.state IN ('done', 'failed', 'cancelled') THEN n.state
-              WHEN o.state = 'started' AND n.state = 'pending' THEN 'retried' END, 0, 0::float8),
-        (CASE WHEN n.state = 'done' THEN 'run' END, {_le_bucket(_RUN_SECONDS)}, {_RUN_SECONDS}),
-        (CASE WHEN n.state = 'started' THEN 'wait' END, {_le_bucket(_WAIT_SECONDS)}, {_WAIT_SECONDS})
-     ) AS e(kind, bucket, seconds)
-     WHERE n.state IS DISTINCT FROM o.state AND e.kind IS NOT NULL
-     GROUP BY 1, 2, 3, 4;
+    IF NEW.state = 'done' THEN
+        secs := {_RUN_SECONDS};
+        INSERT INTO queue_job_monitor_delta (channel, func, kind, bucket, n, seconds)
+        VALUES (NEW.channel, func, 'done', 0, 1, 0), (NEW.channel, func, 'run', {_le_bucket("secs")}, 1, secs);
+    ELSIF NEW.state = 'started' THEN
+        secs := {_WAIT_SECONDS};
+        INSERT INTO queue_job_monitor_delta (channel, func, kind, bucket, n, seconds)
+        VALUES (NEW.channel, func, 'wait', {_le_bucket("secs")}, 1, secs);
+    ELSIF NEW.state IN ('failed', 'cancelled') THEN
+        INSERT INTO queue_job_monitor_delta (channel, func, kind, n) VALUES (NEW.channel, func, NEW.state, 1);
+    ELSIF OLD.state = 'started' AND NEW.state = 'pending' THEN
+        INSERT INTO queue_job_monitor_delta (channel, func, kind, n) VALUES (NEW.channel, func, 'retried', 1);
+    END IF;
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
@@ -106,9 +116,10 @@ DROP TRIGGER IF EXISTS queue_job_monitor_count_update ON queue_job;
 CREATE TRIGGER queue_job_monitor_count_insert AFTER INSERT ON queue_job
     REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION queue_job_monitor_count_insert();
-CREATE TRIGGER queue_job_monitor_count_update AFTER UPDATE ON queue_job
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION queue_job_monitor_count_update();
+CREATE TRIGGER queue_job_monitor_count_update AFTER UPDATE OF state ON queue_job
+    FOR EACH ROW
+    WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.state <> 'enqueued')
+    EXECUTE FUNCTION queue_job_monitor_count_update();
 """
 
 DROP_COUNT_TRIGGERS = """
