@@ -66,7 +66,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=None, help="Odoo HTTP port (default: a free port)")
     parser.add_argument("--workers", type=int, default=2, help="Odoo HTTP workers (default: %(default)s)")
     parser.add_argument("--channels", default=None, help="[queue_job] channels, e.g. root:2")
-    parser.add_argument("--server-wide-modules", default="base,web,queue_job",
+    # queue_job_monitor server-wide: its /queue_job/metrics and /health answer before a database is chosen.
+    parser.add_argument("--server-wide-modules", default="base,web,queue_job,queue_job_monitor",
                         help="server_wide_modules (default: %(default)s)")
     parser.add_argument("--demo", action="store_true", help="load Odoo demo data")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories on exit")

@@ -1,0 +1,1 @@
+from . import queue_job_alert_rule, queue_job_metric, queue_job_monitor

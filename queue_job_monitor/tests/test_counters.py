@@ -1,0 +1,59 @@
+from odoo.tests import tagged
+
+from .. import figures
+from .common import MonitorCase
+
+
+@tagged("post_install", "-at_install")
+class TestCounters(MonitorCase):
+    def totals(self):
+        result = {}
+        for channel, func, kind, bucket, n, _seconds in figures.counter_totals(self.env.cr):
+            if kind in ("run", "wait"):
+                kind = f"{kind}:{bucket}"
+            result[(channel, kind)] = result.get((channel, kind), 0) + n
+        return result
+
+    def test_counted_where_the_state_changes(self):
+        jobs = [self.insert_job("pending", "root.c") for _ in range(5)]
+        self.assertEqual(self.totals()[("root.c", "enqueued")], 5)
+        self.set_state(jobs, "started", started_ago=0)
+        self.set_state(jobs[:2], "done", done_ago=0, exec_time=0.3)
+        self.set_state(jobs[2:3], "pending")
+        self.set_state(jobs[3:4], "failed")
+        self.set_state(jobs[4:], "cancelled")
+        # A write that changes no state counts nothing.
+        self.env.cr.execute("UPDATE queue_job SET priority = 3 WHERE id = ANY(%s)", (jobs,))
+        totals = self.totals()
+        self.assertEqual(
+            [totals.get(("root.c", kind), 0) for kind in ("done", "failed", "retried", "cancelled")], [2, 1, 1, 1]
+        )
+        # 0.3 s falls in the bucket "le 0.5" (index 3).
+        self.assertEqual(totals[("root.c", "run:3")], 2)
+        self.assertEqual(totals[("root.c", "wait:0")], 5)
+
+    def test_totals_survive_fold_and_vacuum(self):
+        jobs = [self.insert_job("started", "root.v", started_ago=1) for _ in range(3)]
+        self.set_state(jobs, "done", done_ago=0, exec_time=1)
+        before = self.totals()
+        self.monitor._cron_fold_counters()
+        self.env.cr.execute("SELECT count(*) FROM queue_job_monitor_delta")
+        self.assertEqual(self.env.cr.fetchone()[0], 0, "the fold moved every delta")
+        self.assertEqual(self.totals(), before)
+        # The autovacuum deletes done jobs: counters do not go back.
+        self.env.cr.execute("DELETE FROM queue_job WHERE id = ANY(%s)", (jobs,))
+        self.assertEqual(self.totals(), before)
+        more = [self.insert_job("started", "root.v", started_ago=1)]
+        self.set_state(more, "done", done_ago=0, exec_time=1)
+        after = self.totals()
+        self.assertEqual(after[("root.v", "done")], before[("root.v", "done")] + 1)
+        self.assertTrue(all(after[key] >= value for key, value in before.items()))
+        # The windowed counts still see the folded minute counts.
+        self.assertEqual(self.channel("root.v")["done_1h_count"], 4)
+
+    def test_orm_writes_are_counted(self):
+        job = self.env["queue.job"].browse(self.insert_job("failed", "root.o"))
+        job.requeue()
+        job.button_done()
+        totals = self.totals()
+        self.assertEqual(totals[("root.o", "done")], 1)
