@@ -14,3 +14,5 @@ from . import test_bad_input
 from . import test_cancel_api
 from . import test_insert_buffer
 from . import test_bulk
+from . import test_channel_settings
+from . import test_live_channels_runner
