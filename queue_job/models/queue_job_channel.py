@@ -55,7 +55,7 @@ class QueueJobChannel(models.Model):
         help="No new job of this channel or its sub-channels starts; running jobs finish. "
         "Resuming restarts them at once.",
     )
-    aging_step = fields.Integer(
+    aging_step = fields.Float(
         string="Aging (s)",
         help="Under load, a job's priority improves by one for every this many seconds it has waited, "
         "so that low-priority jobs still start. 0: no aging, strict priorities.",
@@ -114,7 +114,7 @@ class QueueJobChannel(models.Model):
                     _("Channel %(channel)s: the throttle is a number of seconds, 0 or more.",
                       channel=record.complete_name)
                 )
-            if record.aging_step < 0:
+            if record.aging_step < 0 or not math.isfinite(record.aging_step):
                 raise exceptions.ValidationError(
                     _("Channel %(channel)s: the aging is a number of seconds, 0 (none) or more.",
                       channel=record.complete_name)
