@@ -266,20 +266,26 @@ PRUNE_CHANNEL_STARTS = f"""
 DELETE FROM queue_job_channel_start WHERE date_started < {NOW_UTC} - make_interval(secs => %(keep)s)
 """
 
-# A channel (or an ancestor, by name) that is paused, rate-limited or aged:
-# its jobs are started by the runner's claim only. ``{name}`` is the raw
-# channel name of a job.
-_FULL_NAME = "(CASE WHEN {name} = 'root' OR left({name}, 5) = 'root.' THEN {name} ELSE 'root.' || {name} END)"
-_HELD = """EXISTS (
-    SELECT 1 FROM queue_job_channel held
-     WHERE (held.paused {extra})
-       AND (held.complete_name = {full}
-            OR left({full}, length(held.complete_name) + 1) = held.complete_name || '.'))"""
-_PAUSED = _HELD.format(extra="", full=_FULL_NAME.format(name="queue_job.channel"))
-_HELD_FOR_SLOT = _HELD.format(
-    extra="OR COALESCE(held.rate_limit, '') <> '' OR COALESCE(held.aging_step, 0) > 0",
-    full=_FULL_NAME.format(name="u.name"),
-)
+# Whether a job's channel (or an ancestor, by name) is paused, or, with
+# ``pacing``, rate-limited or aged: then its jobs start by the runner's claim
+# only. A function, so that the statements on the path of every job stay
+# cheap to plan; PL/pgSQL keeps its query's plan for the session.
+CREATE_CHANNEL_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION queue_job_channel_held(job_channel varchar, pacing boolean) RETURNS boolean AS $$
+DECLARE
+    full_name varchar := CASE WHEN job_channel = 'root' OR left(job_channel, 5) = 'root.'
+                              THEN job_channel ELSE 'root.' || job_channel END;
+BEGIN
+    RETURN EXISTS (
+        SELECT 1 FROM queue_job_channel held
+         WHERE (held.paused OR (pacing AND (COALESCE(held.rate_limit, '') <> '' OR COALESCE(held.aging_step, 0) > 0)))
+           AND (held.complete_name = full_name
+                OR left(full_name, length(held.complete_name) + 1) = held.complete_name || '.'));
+END;
+$$ LANGUAGE plpgsql STABLE;
+"""
+_PAUSED = "queue_job_channel_held(queue_job.channel, false)"
+_HELD_FOR_SLOT = "queue_job_channel_held(u.name, true)"
 
 # The state check makes a claim safe even if another runner got there first;
 # a channel paused since the runner last read the channels starts nothing.

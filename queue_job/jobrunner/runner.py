@@ -19,6 +19,7 @@ from ..databases import served_databases
 from ..engine import sql
 from ..engine.channels import ThrottleClock
 from ..engine.live_channels import LiveChannels, merge_channels
+from . import claims
 from .settings import RunnerConfig
 from .database import Database
 from .dispatcher import Dispatcher, Slot
@@ -245,14 +246,6 @@ class QueueJobRunner:
                 blocked |= {tree.resolve(channel) for channel in db.channels_with_failures(raw)}
         return blocked
 
-    def _rate_waits(self, db, live, raws):
-        """Seconds before each rate-limited channel of these raw channels may start a job (0: now)."""
-        limited = {limit for raw in raws for limit in live.rate_limited(raw)}
-        if not limited:
-            return {}
-        windows = db.rate_windows({name: live.rate_limits[name].period for name in limited})
-        return {name: live.rate_limits[name].wait(*windows.get(name, (0, None, None))) for name in limited}
-
     def _upgrading_now(self, db):
         upgrading = db.is_upgrading()
         if upgrading != (db.name in self._upgrading):
@@ -316,7 +309,7 @@ class QueueJobRunner:
             if free.get(channel) and not blocked.intersection(tree.lineage(channel))
             for raw in raws
         ]
-        rate_waits = self._rate_waits(db, live, wanted) if live.rate_limits else {}
+        rate_waits = claims.rate_waits(db, live, wanted) if live.rate_limits else {}
         waiting = {limit for limit, wait in rate_waits.items() if wait > 0}
         if waiting:
             wanted = [raw for raw in wanted if not waiting.intersection(live.rate_limited(raw))]
@@ -324,7 +317,7 @@ class QueueJobRunner:
         if not wanted:
             return foreign, rate_wait
         per_channel = max(free[tree.resolve(raw)] for raw in wanted)
-        chosen, rated, key_skipped = self._choose(db, live, wanted, per_channel, running, blocked)
+        chosen, rated, key_skipped = claims.choose(db, live, wanted, per_channel, running, blocked)
         if rated:
             # The next start of these channels is one gap away (see RateLimit.gap).
             gaps = [live.rate_limits[limit].gap for _job_id, limit in rated]
@@ -353,43 +346,6 @@ class QueueJobRunner:
             _logger.debug("queue job runner: job %s on %s (channel %s) sent to a worker", uuid, name, raw)
             self.dispatcher.submit(slot, secret)
         return foreign, rate_wait
-
-    def _choose(self, db, live, wanted, per_channel, running, blocked):
-        """The candidates that fit capacities, rate limits and concurrency keys.
-
-        Returns the chosen rows, the (job id, rate-limited channel) starts to
-        count, and whether a candidate was skipped for a key used up here.
-        """
-        aged = {raw: step for raw in wanted if (step := live.aging_step(raw))}
-        plain = [raw for raw in wanted if raw not in aged]
-        candidates = db.candidates(plain, per_channel) if plain else []
-        if aged:
-            for raw, step in aged.items():
-                candidates += db.aged_candidates(raw, step, per_channel)
-            candidates.sort(key=lambda row: (row[2], row[0]))
-        keys = {row[3] for row in candidates if row[3]}
-        keys_running = db.running_by_key(keys) if keys else {}
-        keys_taken = defaultdict(int)
-        rates_taken = set()
-        rated = []
-        skipped = []
-
-        def admit(row):
-            job_id, raw, key, limit = row[0], row[1], row[3], row[4]
-            limits = live.rate_limited(raw) if live.rate_limits else []
-            if rates_taken.intersection(limits):
-                return False  # one start per rate-limited channel and claim: starts spread over the period
-            if key:
-                if keys_running.get(key, 0) + keys_taken[key] >= (limit or 1):
-                    skipped.append(job_id)
-                    return False
-                keys_taken[key] += 1
-            rates_taken.update(limits)
-            rated.extend((job_id, name) for name in limits)
-            return True
-
-        chosen = live.tree.allocate(candidates, lambda row: row[1], running, blocked, admit=admit)
-        return chosen, rated, bool(skipped)
 
     def _collect_finished_slots(self):
         self.dispatcher.drain_wakeups()

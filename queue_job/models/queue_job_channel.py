@@ -178,6 +178,7 @@ class QueueJobChannel(models.Model):
     def init(self):
         self.env.cr.execute(sql.CREATE_CHANNEL_NOTIFY_TRIGGER)
         self.env.cr.execute(sql.CREATE_CHANNEL_STARTS)
+        self.env.cr.execute(sql.CREATE_CHANNEL_FUNCTIONS)
 
     @api.constrains("parent_id", "name")
     def parent_required(self):

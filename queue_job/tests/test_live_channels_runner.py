@@ -19,6 +19,7 @@ from odoo.modules.registry import Registry
 from odoo.tests.common import BaseCase, get_db_name, tagged
 
 PREFIX = "live_runner_test"
+CHANGED = sql.CHANNELS_CHANGED  # the payload of the NOTIFY sent when channels change
 
 
 @tagged("post_install", "-at_install")
@@ -75,10 +76,10 @@ class TestLiveChannelsRunner(BaseCase):
             env["queue.job.channel"].browse(self.channel_id).write({"capacity": 3})
         deadline = time.monotonic() + 5
         payloads = set()
-        while sql.CHANNELS_CHANGED not in payloads and time.monotonic() < deadline:
+        while CHANGED not in payloads and time.monotonic() < deadline:
             time.sleep(0.05)
             payloads |= database.drain_notifications()
-        self.assertIn(sql.CHANNELS_CHANGED, payloads)
+        self.assertIn(CHANGED, payloads)
 
     def test_stored_settings_win_over_the_configuration(self):
         runner, database = self.runner("root:8"), self.database()

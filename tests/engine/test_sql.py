@@ -28,6 +28,7 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     # schema (models/queue_job_channel.py, init)
     "CREATE_CHANNEL_NOTIFY_TRIGGER": set(),
     "CREATE_CHANNEL_STARTS": set(),
+    "CREATE_CHANNEL_FUNCTIONS": set(),
     # runner: databases and leadership (jobrunner/database.py)
     "IS_ODOO_DATABASE": set(),
     "EXISTING_COLUMNS": {"columns"},
@@ -267,12 +268,12 @@ def test_slots_never_start_held_channels_or_keyed_jobs():
     # key and channels paused, rate-limited or aged: only the runner's claim,
     # which counts them, starts those.
     assert "concurrency_key IS NULL" in sql.START_NEXT
-    assert "held.paused" in sql.START_NEXT and "held.rate_limit" in sql.START_NEXT
-    assert "held.aging_step" in sql.START_NEXT
+    assert "queue_job_channel_held(u.name, true)" in sql.START_NEXT
+    for part in ("held.paused", "held.rate_limit", "held.aging_step"):
+        assert part in sql.CREATE_CHANNEL_FUNCTIONS
     # ...and a claim never starts a job of a paused channel, whatever the runner read before.
     for name in ("MARK_ENQUEUED", "MARK_ENQUEUED_COUNTED"):
-        assert "held.paused" in getattr(sql, name)
-        assert "held.rate_limit" not in getattr(sql, name)
+        assert "queue_job_channel_held(queue_job.channel, false)" in getattr(sql, name)
 
 
 def test_counted_claim_counts_only_claimed_jobs():
