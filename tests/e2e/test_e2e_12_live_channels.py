@@ -191,7 +191,7 @@ def test_rate_limit_holds_with_capacity_4_and_through_a_runner_killed(stack, cha
 def test_concurrency_keys_hold_under_capacity_8(stack, channels):
     stack.assert_healthy()
     channels("root", capacity=8)
-    channels("root.keyed", capacity=8)
+    channels("root.keyed", capacity=8, paused=True)  # enqueue everything first, then let them run
     function = stack.admin.call("queue.job.function", "create", {
         "name": "<queue.job.probe>.job_sleep", "channel_id": stack.admin.call(
             "queue.job.channel", "search", [("complete_name", "=", "root.keyed")])[0],
@@ -199,13 +199,14 @@ def test_concurrency_keys_hold_under_capacity_8(stack, channels):
     })
     try:
         keyed = {}
-        for key in ("a", "b"):  # at most 1 at once (with_delay's key)
-            keyed[key] = _enqueue(stack, _probes(stack, 4, f"key {key}"), "job_sleep", (0.4, "given"),
-                                  concurrency_key=f"e2e-{key}")
+        for key in ("a", "b"):  # at most 1 at once: with_delay's key, a function without a limit of its own
+            keyed[key] = _enqueue(stack, _probes(stack, 4, f"key {key}"), "job_until_cancelled", (0.4, "given"),
+                                  concurrency_key=f"e2e-{key}", channel="root.keyed")
         # at most 2 at once (the job function's key and limit)
         keyed["fn"] = _enqueue(stack, _probes(stack, 6, "fn key"), "job_sleep", (0.4, "fn"))
         free = _enqueue(stack, _probes(stack, 6, "no key"), "job_sleep", (0.4, "free"))
         everything = [uuid for uuids in keyed.values() for uuid in uuids] + free
+        channels("root.keyed", paused=False)
         samples = []
         deadline = time.monotonic() + 120
         while True:
@@ -222,8 +223,8 @@ def test_concurrency_keys_hold_under_capacity_8(stack, channels):
         for sample in samples:
             for key, running in sample.items():
                 worst[key] = max(worst.get(key, 0), running)
-        assert worst["e2e-a"] <= 1 and worst["e2e-b"] <= 1, worst
-        assert worst["<queue.job.probe>.job_sleep:fn"] <= 2, worst
+        assert worst["e2e-a"] == 1 and worst["e2e-b"] == 1, worst
+        assert worst["<queue.job.probe>.job_sleep:fn"] == 2, worst  # the function's limit, used in full
         # the unkeyed jobs did not wait behind the keys: several ran at once
         assert worst[None] >= 3, worst
         rows = stack.jobs(everything)
