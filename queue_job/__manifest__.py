@@ -20,6 +20,11 @@
         "wizards/queue_requeue_job_views.xml",
         "views/queue_job_menus.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "queue_job/static/tests/tours/*",
+        ],
+    },
     "installable": True,
     "application": True,
     "post_load": "post_load",

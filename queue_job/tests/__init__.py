@@ -16,3 +16,4 @@ from . import test_insert_buffer
 from . import test_bulk
 from . import test_channel_settings
 from . import test_live_channels_runner
+from . import test_channel_settings_tour
