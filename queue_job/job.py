@@ -124,7 +124,8 @@ class Job:
             channel=record.channel,
             identity_key=record.identity_key,
         )
-        job_.concurrency_key = record.concurrency_key or None
+        # As stored: a loaded job never evaluates its function's key expression again.
+        job_._concurrency_key_value = record.concurrency_key or None
         job_._concurrency_key_done = True
         job_.concurrency_limit = record.concurrency_limit or 0
         job_.timeout = record.timeout

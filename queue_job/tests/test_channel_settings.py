@@ -126,6 +126,14 @@ class TestConcurrencyKeys(TransactionCase):
         self.assertEqual(record.concurrency_key, "account-7")
         self.assertEqual(record.concurrency_limit, 1)
 
+    def test_a_loaded_job_keeps_its_stored_key(self):
+        from odoo.addons.queue_job.job import Job
+
+        job = self.partner.with_delay(concurrency_key="account-7").write({"ref": "x"})
+        self._stored(job)
+        self.function.write({"concurrency_key": "records.no_such_field"})  # never evaluated for a stored job
+        self.assertEqual(Job.load(self.env, job.uuid).concurrency_key, "account-7")
+
     def test_no_key_stores_nothing(self):
         record = self._stored(self.partner.with_delay().write({"ref": "x"}))
         self.assertFalse(record.concurrency_key)
