@@ -29,7 +29,8 @@ COLUMNS = (
     "uuid", "user_id", "company_id", "name", "model_name", "method_name", "records", "args",
     "kwargs", "func_string", "state", "priority", "eta", "max_retries", "retry", "date_created",
     "channel", "channel_method_name", "job_function_id", "identity_key", "dependencies",
-    "timeout", "hard_timeout", "worker_losses", "notify", "record_refs",
+    "timeout", "hard_timeout", "worker_losses", "notify", "record_refs", "concurrency_key",
+    "concurrency_limit",
 )  # fmt: skip
 
 _EMPTY_DEPENDENCIES = json.dumps({"depends_on": [], "reverse_depends_on": []})
@@ -70,6 +71,11 @@ def _row(delayable, info, uid, company_id, now):
     identity = delayable.identity_key
     if identity is not None and not isinstance(identity, str):
         identity = identity(Job(delayable._job_method, args=args, kwargs=kwargs))
+    concurrency_key = None
+    if delayable.concurrency_key is not None or info.config.concurrency_key:
+        concurrency_key = Job(
+            delayable._job_method, args=args, kwargs=kwargs, concurrency_key=delayable.concurrency_key
+        ).concurrency_key
     arguments = [repr(arg) for arg in args] + [f"{key}={value!r}" for key, value in kwargs.items()]
     refs = record_refs(recordset, args, kwargs)
     return (
@@ -99,6 +105,8 @@ def _row(delayable, info, uid, company_id, now):
         0,
         bool(info.config.notify if delayable.notify is None else delayable.notify),
         refs,
+        concurrency_key,
+        (info.config.concurrency_limit or 1) if concurrency_key else None,
     )
 
 

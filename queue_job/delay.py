@@ -26,7 +26,7 @@ from .utils import must_run_without_delay
 _logger = logging.getLogger(__name__)
 
 JOB_PROPERTIES = (
-    "priority", "eta", "max_retries", "description", "channel", "identity_key", "timeout", "notify",
+    "priority", "eta", "max_retries", "description", "channel", "identity_key", "timeout", "notify", "concurrency_key",
 )  # fmt: skip
 
 
@@ -357,6 +357,7 @@ class Delayable:
         identity_key=None,
         timeout=None,
         notify=None,
+        concurrency_key=None,
     ):
         self._graph = DelayableGraph()
         self._graph.add_vertex(self)
@@ -369,6 +370,7 @@ class Delayable:
         self.identity_key = identity_key
         self.timeout = timeout
         self.notify = notify
+        self.concurrency_key = concurrency_key
         self._job_method = None
         self._job_args = ()
         self._job_kwargs = {}
@@ -431,6 +433,7 @@ class Delayable:
             # Only when given: trapped calls then look exactly as with OCA.
             **({"timeout": self.timeout} if self.timeout is not None else {}),
             **({"notify": self.notify} if self.notify is not None else {}),
+            **({"concurrency_key": self.concurrency_key} if self.concurrency_key is not None else {}),
         )
         return self._generated_job
 
@@ -480,6 +483,7 @@ class DelayableRecordset:
         identity_key=None,
         timeout=None,
         notify=None,
+        concurrency_key=None,
     ):
         self.delayable = Delayable(
             recordset,
@@ -491,6 +495,7 @@ class DelayableRecordset:
             identity_key=identity_key,
             timeout=timeout,
             notify=notify,
+            concurrency_key=concurrency_key,
         )
 
     @property

@@ -133,6 +133,10 @@ class Job:
             channel=record.channel,
             identity_key=record.identity_key,
         )
+        # As stored: a loaded job never evaluates its function's key expression again.
+        job_._concurrency_key_value = record.concurrency_key or None
+        job_._concurrency_key_done = True
+        job_.concurrency_limit = record.concurrency_limit or 0
         job_.timeout = record.timeout
         job_.hard_timeout = record.hard_timeout
         for name in ("date_created", "date_enqueued", "date_started", "date_done", "date_cancelled"):
@@ -167,6 +171,7 @@ class Job:
         identity_key=None,
         timeout=None,
         notify=None,
+        concurrency_key=None,
     ):
         if args is None:
             args = ()
@@ -199,6 +204,8 @@ class Job:
         self.priority = DEFAULT_PRIORITY if priority is None else priority
         self._description = description
         self.identity_key = identity_key
+        self.concurrency_key = concurrency_key
+        self.concurrency_limit = self.job_config.concurrency_limit or 1
 
         self._depends_on_uuids = set()
         self._reverse_depends_on_uuids = set()
@@ -251,6 +258,30 @@ class Job:
         else:
             self._identity_key = None
             self._identity_key_func = value
+
+    @property
+    def concurrency_key(self):
+        """The key of at most ``concurrency_limit`` running jobs: given to with_delay()
+        (a string, or a function of the job), else computed by the job function's expression."""
+        if not self._concurrency_key_done:
+            self._concurrency_key_done = True
+            source = self._concurrency_key_source
+            if callable(source):
+                value = source(self)
+            elif source is None and self.job_config.concurrency_key:
+                value = self.env["queue.job.function"].sudo()._job_concurrency_key(self)
+            else:
+                value = source
+            self._concurrency_key_value = str(value) if value not in (None, False, "") else None
+        return self._concurrency_key_value
+
+    @concurrency_key.setter
+    def concurrency_key(self, value):
+        if value is not None and not (isinstance(value, str) or callable(value)):
+            raise ValueError(f"concurrency_key must be a string or a function of the job, got {value!r}")
+        self._concurrency_key_source = value
+        self._concurrency_key_value = None
+        self._concurrency_key_done = False
 
     @property
     def model_name(self):
@@ -523,6 +554,9 @@ class Job:
                     "record_refs": job_fields.record_refs(self.recordset, self.args, self.kwargs),
                 }
             )
+            if self.concurrency_key:
+                vals["concurrency_key"] = self.concurrency_key
+                vals["concurrency_limit"] = self.concurrency_limit
         # Hooks on the delayed model may add values, never override ours.
         extra = self._store_values_from_model()
         vals.update({key: value for key, value in extra.items() if key not in vals})

@@ -226,6 +226,7 @@ class ChannelTree:
         channel_of: Callable[[T], str],
         running: Mapping[str, int],
         blocked: Iterable[str] = (),
+        admit: Callable[[T], bool] | None = None,
     ) -> list[T]:
         """Pick, in the given order, the candidates that fit the capacities.
 
@@ -233,7 +234,9 @@ class ChannelTree:
         one that does not fit is skipped, and later ones in other channels
         may still fit. Channels in ``blocked`` (and their descendants) start
         nothing. A throttled channel (with its descendants) starts at most one
-        job per call: the ThrottleClock blocks it after that start.
+        job per call: the ThrottleClock blocks it after that start. ``admit``,
+        asked about a candidate that fits, may still refuse it (a rate limit
+        or a concurrency key already used up in this call).
         """
         remaining = self._remaining(running)
         blocked_set = set(blocked)
@@ -244,6 +247,8 @@ class ChannelTree:
             if blocked_set.intersection(lineage):
                 continue
             if any(remaining[name] is not None and remaining[name] <= 0 for name in lineage):
+                continue
+            if admit is not None and not admit(candidate):
                 continue
             for name in lineage:
                 if remaining[name] is not None:
@@ -284,6 +289,10 @@ class ThrottleClock:
     def __init__(self, tree: ChannelTree):
         self._delays = tree.throttled()
         self._last_start: dict[str, float] = {}
+
+    def follow(self, tree: ChannelTree) -> None:
+        """Take the throttles of a changed tree; the last starts are kept."""
+        self._delays = tree.throttled()
 
     def blocked(self, now: float) -> set[str]:
         return {

@@ -50,6 +50,8 @@ CREATE INDEX IF NOT EXISTS queue_job_finished_idx
     ON queue_job (channel, LEAST(date_done, date_cancelled)) WHERE {_VACUUMABLE};
 CREATE INDEX IF NOT EXISTS queue_job_failed_idx
     ON queue_job (channel) WHERE state = 'failed';
+CREATE INDEX IF NOT EXISTS queue_job_running_key_idx
+    ON queue_job (concurrency_key) WHERE concurrency_key IS NOT NULL AND state IN ('enqueued', 'started');
 """
 
 # The jobs of a record: ``record_refs`` holds "model,id" of the records a
@@ -110,6 +112,33 @@ CREATE TRIGGER queue_job_notify_update AFTER UPDATE ON queue_job
     FOR EACH STATEMENT EXECUTE FUNCTION queue_job_notify_pending();
 """
 
+# Channels edited in the interface: one NOTIFY per statement that changes
+# queue_job_channel, with a payload of its own, tells the runner to read them again.
+CHANNELS_CHANGED = "channels"
+CREATE_CHANNEL_NOTIFY_TRIGGER = f"""
+CREATE OR REPLACE FUNCTION queue_job_notify_channels() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('{NOTIFY_CHANNEL}', '{CHANNELS_CHANGED}');
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS queue_job_channel_notify ON queue_job_channel;
+CREATE TRIGGER queue_job_channel_notify AFTER INSERT OR UPDATE OR DELETE ON queue_job_channel
+    FOR EACH STATEMENT EXECUTE FUNCTION queue_job_notify_channels();
+"""
+
+# Starts of jobs in rate-limited channels, one row per job and limited
+# channel, written in the statement that claims the jobs: the count holds
+# across runners and across a failover. Rows older than the longest period
+# are pruned.
+CREATE_CHANNEL_STARTS = """
+CREATE TABLE IF NOT EXISTS queue_job_channel_start (
+    channel varchar NOT NULL,
+    date_started timestamp without time zone NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_job_channel_start_idx ON queue_job_channel_start (channel, date_started);
+"""
+
 # -- runner: databases and leadership -----------------------------------
 
 DATABASE_HAS_QUEUE_JOB = """
@@ -146,6 +175,16 @@ SELECT column_name FROM information_schema.columns
  WHERE table_schema = current_schema() AND table_name = 'queue_job' AND column_name = ANY(%(columns)s)
 """
 
+# The columns of queue_job_channel the runner reads.
+CHANNEL_COLUMNS = ("complete_name", "own_settings", "capacity", "sequential", "throttle", "rate_limit",
+                   "paused", "aging_step")  # fmt: skip
+EXISTING_CHANNEL_COLUMNS = """
+SELECT column_name FROM information_schema.columns
+ WHERE table_schema = current_schema() AND table_name = 'queue_job_channel' AND column_name = ANY(%(columns)s)
+"""
+
+CHANNEL_SETTINGS = f"SELECT {', '.join(CHANNEL_COLUMNS)} FROM queue_job_channel"
+
 TRY_LEAD = f"SELECT pg_try_advisory_lock({RUNNER_LOCK_NS}, 0)"
 
 DATABASE_SECRET = "SELECT value FROM ir_config_parameter WHERE key = 'database.secret'"
@@ -178,24 +217,126 @@ FAILED_CHANNELS = """
 SELECT DISTINCT channel FROM queue_job WHERE state = 'failed' AND channel = ANY(%(channels)s)
 """
 
-# The best ready jobs of each channel, at most ``per_channel`` each.
+# Concurrency keys: a job with a key starts only while fewer than its
+# concurrency_limit jobs with that key are enqueued or started. Jobs without
+# a key pay one IS NULL test.
+_KEY_HAS_ROOM = """(concurrency_key IS NULL OR (
+    SELECT count(*) FROM queue_job running
+     WHERE running.concurrency_key = queue_job.concurrency_key
+       AND running.state IN ('enqueued', 'started')) < COALESCE(concurrency_limit, 1))"""
+
+# The best ready jobs of each channel, at most ``per_channel`` each; a keyed
+# job whose key is used up is skipped, so the jobs behind it are not held up.
 CANDIDATES = f"""
-SELECT j.id, j.channel, j.priority
+SELECT j.id, j.channel, j.priority, j.concurrency_key, j.concurrency_limit
   FROM unnest(%(channels)s::varchar[]) AS c(name)
  CROSS JOIN LATERAL (
-        SELECT id, channel, priority FROM queue_job
+        SELECT id, channel, priority, concurrency_key, concurrency_limit FROM queue_job
          WHERE state = 'pending' AND channel = c.name
            AND (eta IS NULL OR eta <= {NOW_UTC})
+           AND {_KEY_HAS_ROOM}
          ORDER BY priority, id
          LIMIT %(per_channel)s) AS j
  ORDER BY j.priority, j.id
 """
 
-# The state check makes a claim safe even if another runner got there first.
+# The same for one channel with aging: a job's effective priority improves
+# by one per ``step`` seconds since it was created. Within one priority the
+# oldest jobs (smallest ids) are the best, so the best jobs are among the
+# first ``per_channel`` of each priority present: a skip scan of the claim
+# index over the priorities, then that many rows of each.
+CANDIDATES_AGED = f"""
+WITH RECURSIVE levels(priority) AS (
+    (SELECT priority FROM queue_job WHERE state = 'pending' AND channel = %(channel)s
+      ORDER BY priority LIMIT 1)
+    UNION ALL
+    SELECT (SELECT q.priority FROM queue_job q
+             WHERE q.state = 'pending' AND q.channel = %(channel)s AND q.priority > levels.priority
+             ORDER BY q.priority LIMIT 1)
+      FROM levels WHERE levels.priority IS NOT NULL
+)
+SELECT j.id, j.channel, j.effective, j.concurrency_key, j.concurrency_limit
+  FROM levels
+ CROSS JOIN LATERAL (
+        SELECT id, channel, concurrency_key, concurrency_limit,
+               priority - floor(EXTRACT(EPOCH FROM {NOW_UTC} - date_created) / %(step)s)::int AS effective
+          FROM queue_job
+         WHERE state = 'pending' AND channel = %(channel)s AND priority = levels.priority
+           AND (eta IS NULL OR eta <= {NOW_UTC})
+           AND {_KEY_HAS_ROOM}
+         ORDER BY id
+         LIMIT %(per_channel)s) AS j
+ WHERE levels.priority IS NOT NULL
+ ORDER BY j.effective, j.id
+ LIMIT %(per_channel)s
+"""
+
+# Jobs with these keys that hold a slot, for the keys of the candidates.
+RUNNING_BY_KEY = """
+SELECT concurrency_key, count(*) FROM queue_job
+ WHERE concurrency_key = ANY(%(keys)s) AND state IN ('enqueued', 'started')
+ GROUP BY concurrency_key
+"""
+
+# Starts in the current period of each rate-limited channel: how many, and
+# seconds since the newest and the oldest of them (database clock).
+RATE_WINDOWS = f"""
+SELECT r.name, count(s.date_started),
+       EXTRACT(EPOCH FROM {NOW_UTC} - max(s.date_started)),
+       EXTRACT(EPOCH FROM {NOW_UTC} - min(s.date_started))
+  FROM unnest(%(channels)s::varchar[], %(periods)s::float8[]) AS r(name, period)
+  LEFT JOIN queue_job_channel_start s
+    ON s.channel = r.name AND s.date_started > {NOW_UTC} - make_interval(secs => r.period)
+ GROUP BY r.name
+"""
+
+PRUNE_CHANNEL_STARTS = f"""
+DELETE FROM queue_job_channel_start WHERE date_started < {NOW_UTC} - make_interval(secs => %(keep)s)
+"""
+
+# Whether a job's channel (or an ancestor, by name) is paused, or, with
+# ``pacing``, rate-limited or aged: then its jobs start by the runner's claim
+# only. A function, so that the statements on the path of every job stay
+# cheap to plan; PL/pgSQL keeps its query's plan for the session.
+CREATE_CHANNEL_FUNCTIONS = """
+CREATE OR REPLACE FUNCTION queue_job_channel_held(job_channel varchar, pacing boolean) RETURNS boolean AS $$
+DECLARE
+    full_name varchar := CASE WHEN job_channel = 'root' OR left(job_channel, 5) = 'root.'
+                              THEN job_channel ELSE 'root.' || job_channel END;
+BEGIN
+    RETURN EXISTS (
+        SELECT 1 FROM queue_job_channel held
+         WHERE (held.paused OR (pacing AND (COALESCE(held.rate_limit, '') <> '' OR COALESCE(held.aging_step, 0) > 0)))
+           AND (held.complete_name = full_name
+                OR left(full_name, length(held.complete_name) + 1) = held.complete_name || '.'));
+END;
+$$ LANGUAGE plpgsql STABLE;
+"""
+_PAUSED = "queue_job_channel_held(queue_job.channel, false)"
+_HELD_FOR_SLOT = "queue_job_channel_held(u.name, true)"
+
+# The state check makes a claim safe even if another runner got there first;
+# a channel paused since the runner last read the channels starts nothing.
 MARK_ENQUEUED = f"""
 UPDATE queue_job SET state = 'enqueued', date_enqueued = {NOW_UTC}
- WHERE id = ANY(%(ids)s) AND state = 'pending'
+ WHERE id = ANY(%(ids)s) AND state = 'pending' AND NOT {_PAUSED}
 RETURNING id, uuid, channel
+"""
+
+# The same, for a claim with jobs of rate-limited channels: their starts are
+# counted in the same statement, so no crash can start a job uncounted.
+MARK_ENQUEUED_COUNTED = f"""
+WITH claimed AS (
+    UPDATE queue_job SET state = 'enqueued', date_enqueued = {NOW_UTC}
+     WHERE id = ANY(%(ids)s) AND state = 'pending' AND NOT {_PAUSED}
+    RETURNING id, uuid, channel
+), counted AS (
+    INSERT INTO queue_job_channel_start (channel, date_started)
+    SELECT r.name, {NOW_UTC}
+      FROM unnest(%(rated_ids)s::int[], %(rated_channels)s::varchar[]) AS r(id, name)
+      JOIN claimed ON claimed.id = r.id
+)
+SELECT id, uuid, channel FROM claimed
 """
 
 # A request to a worker failed before the job started: give it back, due
@@ -308,7 +449,10 @@ UPDATE queue_job
 )
 
 # The next ready job of the slot's channels, for a worker that still has
-# time in its slot: same order as the runner's claim.
+# time in its slot: same order as the runner's claim. Jobs with a
+# concurrency key, and channels paused, rate-limited or aged (checked here,
+# so that a change made while the slot runs holds at once), are left to the
+# runner's claim.
 START_NEXT = (
     f"""
 UPDATE queue_job
@@ -317,10 +461,11 @@ UPDATE queue_job
        exc_name = NULL, exc_message = NULL, exc_info = NULL
  WHERE id = (
         SELECT j.id
-          FROM unnest(%(channels)s::varchar[]) AS c(name)
+          FROM (SELECT u.name FROM unnest(%(channels)s::varchar[]) AS u(name)
+                 WHERE NOT {_HELD_FOR_SLOT}) AS c(name)
          CROSS JOIN LATERAL (
                 SELECT id, priority FROM queue_job
-                 WHERE state = 'pending' AND channel = c.name
+                 WHERE state = 'pending' AND channel = c.name AND concurrency_key IS NULL
                    AND (eta IS NULL OR eta <= {NOW_UTC})
                  ORDER BY priority, id
                  LIMIT 1
@@ -425,7 +570,8 @@ CANCEL_STATEMENT = "SELECT pg_cancel_backend(%(pid)s)"
 # Every column of queue_job that some statement of this module names.
 REQUIRED_COLUMNS = tuple(
     sorted(set(JOB_ROW_COLUMNS) | {"state", "exc_name", "exc_message", "exc_info", "result", "date_done",
-                                   "exec_time", "date_cancelled", "worker_pid", "worker_losses"})
+                                   "exec_time", "date_cancelled", "worker_pid", "worker_losses",
+                                   "concurrency_key", "concurrency_limit"})
 )  # fmt: skip
 
 # Lock the children first (READ COMMITTED, outside the job's transaction):

@@ -8,6 +8,7 @@ import psycopg2
 from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT
 
 from ..engine import sql
+from ..engine.live_channels import StoredChannel
 from .settings import connection_info
 
 _logger = logging.getLogger(__name__)
@@ -53,7 +54,32 @@ class Database:
     def missing_columns(self):
         required = list(sql.REQUIRED_COLUMNS)
         present = {row[0] for row in self._fetchall(sql.EXISTING_COLUMNS, {"columns": required})}
-        return sorted(set(required) - present)
+        channel_columns = list(sql.CHANNEL_COLUMNS)
+        present_channel = {
+            row[0] for row in self._fetchall(sql.EXISTING_CHANNEL_COLUMNS, {"columns": channel_columns})
+        }
+        return sorted(set(required) - present) + [
+            f"queue_job_channel.{column}" for column in sorted(set(channel_columns) - present_channel)
+        ]
+
+    def channel_settings(self):
+        """The stored channels (see engine/live_channels.py)."""
+        return [
+            StoredChannel(
+                name=name,
+                own_settings=bool(own),
+                # An empty number shows as 0 in the form: read it so.
+                capacity=capacity or 0,
+                sequential=bool(sequential),
+                throttle=throttle or 0.0,
+                rate_limit=rate_limit,
+                paused=bool(paused),
+                aging_step=aging_step or 0,
+            )
+            for name, own, capacity, sequential, throttle, rate_limit, paused, aging_step in self._fetchall(
+                sql.CHANNEL_SETTINGS
+            )
+        ]
 
     def try_lead(self):
         """Take the runner lock of this database if nobody holds it; LISTEN once leading."""
@@ -75,11 +101,11 @@ class Database:
         self._secret = None
 
     def drain_notifications(self):
-        """Read pending notifications; True if any arrived."""
+        """Read pending notifications; the set of their payloads ("" for new jobs)."""
         self.conn.poll()
-        arrived = bool(self.conn.notifies)
+        payloads = {notify.payload for notify in self.conn.notifies}
         self.conn.notifies.clear()
-        return arrived
+        return payloads
 
     def pending_channels(self):
         return [row[0] for row in self._fetchall(sql.PENDING_CHANNELS)]
@@ -93,8 +119,36 @@ class Database:
     def candidates(self, channels, per_channel):
         return self._fetchall(sql.CANDIDATES, {"channels": list(channels), "per_channel": per_channel})
 
-    def mark_enqueued(self, ids):
-        return self._fetchall(sql.MARK_ENQUEUED, {"ids": list(ids)})
+    def aged_candidates(self, channel, step, per_channel):
+        return self._fetchall(sql.CANDIDATES_AGED, {"channel": channel, "step": step, "per_channel": per_channel})
+
+    def running_by_key(self, keys):
+        return dict(self._fetchall(sql.RUNNING_BY_KEY, {"keys": list(keys)}))
+
+    def rate_windows(self, periods):
+        """channel -> (starts in its period, seconds since the newest, since the oldest)."""
+        names = sorted(periods)
+        rows = self._fetchall(sql.RATE_WINDOWS, {"channels": names, "periods": [periods[n] for n in names]})
+        return {
+            name: (count, None if last is None else float(last), None if oldest is None else float(oldest))
+            for name, count, last, oldest in rows
+        }
+
+    def prune_channel_starts(self, keep):
+        self._fetchall(sql.PRUNE_CHANNEL_STARTS, {"keep": keep})
+
+    def mark_enqueued(self, ids, rated=()):
+        """Claim these jobs; ``rated``: (job id, rate-limited channel) pairs whose starts are counted."""
+        if not rated:
+            return self._fetchall(sql.MARK_ENQUEUED, {"ids": list(ids)})
+        return self._fetchall(
+            sql.MARK_ENQUEUED_COUNTED,
+            {
+                "ids": list(ids),
+                "rated_ids": [job_id for job_id, _name in rated],
+                "rated_channels": [name for _id, name in rated],
+            },
+        )
 
     def put_back_pending(self, uuid, delay):
         with closing(self.conn.cursor()) as cr:

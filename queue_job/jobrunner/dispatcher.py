@@ -40,11 +40,14 @@ class Dispatcher:
         self.finished = queue.Queue()
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
-        self._threads = [
-            threading.Thread(target=self._work, name=f"queue_job dispatcher {n}", daemon=True)
-            for n in range(threads)
-        ]
-        for thread in self._threads:
+        self._threads = []
+        self.ensure_threads(threads)
+
+    def ensure_threads(self, count):
+        """At least ``count`` threads: a capacity raised in the interface needs more slots in flight."""
+        while len(self._threads) < count:
+            thread = threading.Thread(target=self._work, name=f"queue_job dispatcher {len(self._threads)}", daemon=True)
+            self._threads.append(thread)
             thread.start()
 
     def submit(self, slot, secret):

@@ -16,7 +16,10 @@ from collections import defaultdict
 import psycopg2
 
 from ..databases import served_databases
+from ..engine import sql
 from ..engine.channels import ThrottleClock
+from ..engine.live_channels import LiveChannels, merge_channels
+from . import claims
 from .settings import RunnerConfig
 from .database import Database
 from .dispatcher import Dispatcher, Slot
@@ -27,6 +30,7 @@ POLL_INTERVAL = 30.0  # seconds: look at every database even without news
 RECONNECT_DELAY = 2.0
 UPGRADE_CHECK_INTERVAL = 1.0  # seconds: how often a database being upgraded is looked at
 WAKE_CHILDREN_INTERVAL = 60.0
+CHANNEL_STARTS_KEPT = 3600.0  # seconds of rate-limited starts kept at least, beyond the longest period
 REQUEST_RETRY_FIRST = 1.0  # seconds before a job whose request failed is sent again
 REQUEST_RETRY_MAX = 60.0  # ... doubling while requests to that database keep failing
 
@@ -34,8 +38,10 @@ REQUEST_RETRY_MAX = 60.0  # ... doubling while requests to that database keep fa
 class QueueJobRunner:
     def __init__(self, config=None, heartbeat=None):
         self.config = config or RunnerConfig.from_environ_or_config()
-        self.tree = self.config.channels
-        self.throttle = defaultdict(lambda: ThrottleClock(self.tree))  # per database
+        self.tree = self.config.channels  # as configured; each database may change it (see _read_channels)
+        self.live = {}  # db -> LiveChannels: the configured tree with the stored channels over it
+        self.throttle = {}  # db -> ThrottleClock
+        self._reported = defaultdict(set)  # db -> channel problems already logged
         self.heartbeat = heartbeat or (lambda: None)
         self.databases = {}  # name -> Database
         self.in_flight = defaultdict(lambda: defaultdict(int))  # db -> configured channel -> slots
@@ -176,6 +182,7 @@ class QueueJobRunner:
         db = self.databases.pop(name, None)
         if db is not None:
             db.close()
+        self.live.pop(name, None)  # read again from whichever runner leads next
         self._wakeups.pop(name, None)
         self.dirty.discard(name)
         self._upgrading.discard(name)
@@ -185,14 +192,44 @@ class QueueJobRunner:
         self._forget(name)
         self._retry_db_at[name] = time.monotonic() + RECONNECT_DELAY
 
+    # -- channels ------------------------------------------------------------------
+
+    def _live(self, name):
+        live = self.live.get(name)
+        return live if live is not None else LiveChannels(self.tree)
+
+    def _throttle(self, name):
+        clock = self.throttle.get(name)
+        if clock is None:
+            clock = self.throttle[name] = ThrottleClock(self._live(name).tree)
+        return clock
+
+    def _read_channels(self, db):
+        """Merge the stored channels of ``db`` over the configured ones; log what changed."""
+        live = merge_channels((self.tree.spec(n) for n in self.tree.names), db.channel_settings())
+        for channel, problem in live.problems:
+            if (channel, problem) not in self._reported[db.name]:
+                self._reported[db.name].add((channel, problem))
+                _logger.error(
+                    "queue job runner: channel %s of db %s: %s; its stored settings are ignored, "
+                    "it runs as configured", channel, db.name, problem,
+                )
+        self._reported[db.name] &= set(live.problems)  # a problem fixed then made again is logged again
+        previous = self.live.get(db.name)
+        if previous is None or previous.describe() != live.describe():
+            _logger.info("queue job runner: channels of db %s: %s", db.name, live.describe())
+        self.live[db.name] = live
+        self._throttle(db.name).follow(live.tree)
+        self.dispatcher.ensure_threads(min(256, live.tree.spec("root").capacity or 1))
+
     # -- dispatching ------------------------------------------------------------
 
-    def _running(self, name, db):
+    def _running(self, name, db, tree):
         """Slots in use by configured channel: ours in flight, or what the table says if more;
         and whether jobs we did not send (a previous runner's) hold some of them."""
         from_table = defaultdict(int)
         for channel, count in db.running_by_channel().items():
-            from_table[self.tree.resolve(channel)] += count
+            from_table[tree.resolve(channel)] += count
         ours = self.in_flight[name]
         running = {
             channel: max(ours.get(channel, 0), from_table.get(channel, 0)) for channel in set(ours) | set(from_table)
@@ -200,13 +237,13 @@ class QueueJobRunner:
         foreign = any(count > ours.get(channel, 0) for channel, count in from_table.items())
         return running, foreign
 
-    def _blocked(self, db, pending_by_channel):
-        blocked = self.throttle[db.name].blocked(time.time())
-        sequential = self.tree.sequential()
+    def _blocked(self, db, tree, pending_by_channel):
+        blocked = self._throttle(db.name).blocked(time.time())
+        sequential = tree.sequential()
         if sequential:
             raw = [raw for channel in sequential for raw in pending_by_channel.get(channel, ())]
             if raw:
-                blocked |= {self.tree.resolve(channel) for channel in db.channels_with_failures(raw)}
+                blocked |= {tree.resolve(channel) for channel in db.channels_with_failures(raw)}
         return blocked
 
     def _upgrading_now(self, db):
@@ -225,14 +262,18 @@ class QueueJobRunner:
         if db is None or not db.leader:
             return
         try:
-            db.drain_notifications()
+            payloads = db.drain_notifications()
+            if name not in self.live or sql.CHANNELS_CHANGED in payloads or self._due(f"channels:{name}", POLL_INTERVAL):
+                self._read_channels(db)
             if self._upgrading_now(db):
                 # Hands off: the code the jobs would run is in flux, and the
                 # upgrade may hold queue_job locked until it commits.
                 self._wakeups[name] = time.monotonic() + UPGRADE_CHECK_INTERVAL
                 return
-            foreign = self._claim_and_send(name, db)
+            foreign, rate_wait = self._claim_and_send(name, db)
             delay = db.seconds_to_next_eta()
+            if rate_wait is not None:
+                delay = rate_wait if delay is None else min(delay, rate_wait)
             wake_at = time.monotonic() + delay if delay is not None else None
             if foreign:
                 # Slots held by jobs a previous runner sent (this one was just
@@ -246,46 +287,65 @@ class QueueJobRunner:
             self._lost(name, exc)
 
     def _claim_and_send(self, name, db):
-        """Claim the jobs that fit and send them; True if jobs we did not send hold slots."""
-        running, foreign = self._running(name, db)
-        free = self.tree.free_slots(running)
+        """Claim the jobs that fit and send them.
+
+        Returns whether jobs we did not send hold slots, and the seconds
+        before a rate-limited channel with pending jobs may start one (None: no such wait).
+        """
+        live = self._live(name)
+        tree = live.tree
+        running, foreign = self._running(name, db, tree)
+        free = tree.free_slots(running)
         if not any(free.values()):
-            return foreign
+            return foreign, None
         pending_by_channel = defaultdict(list)
         for raw in db.pending_channels():
-            pending_by_channel[self.tree.resolve(raw)].append(raw)
-        blocked = self._blocked(db, pending_by_channel)
+            if not live.is_paused(raw):
+                pending_by_channel[tree.resolve(raw)].append(raw)
+        blocked = self._blocked(db, tree, pending_by_channel)
         wanted = [
             raw
             for channel, raws in pending_by_channel.items()
-            if free.get(channel) and not blocked.intersection(self.tree.lineage(channel))
+            if free.get(channel) and not blocked.intersection(tree.lineage(channel))
             for raw in raws
         ]
+        rate_waits = claims.rate_waits(db, live, wanted) if live.rate_limits else {}
+        waiting = {limit for limit, wait in rate_waits.items() if wait > 0}
+        if waiting:
+            wanted = [raw for raw in wanted if not waiting.intersection(live.rate_limited(raw))]
+        rate_wait = min((rate_waits[limit] for limit in waiting), default=None)
         if not wanted:
-            return foreign
-        per_channel = max(free[self.tree.resolve(raw)] for raw in wanted)
-        candidates = db.candidates(wanted, per_channel)
-        chosen = self.tree.allocate(candidates, lambda row: row[1], running, blocked)
+            return foreign, rate_wait
+        per_channel = max(free[tree.resolve(raw)] for raw in wanted)
+        chosen, rated, key_skipped = claims.choose(db, live, wanted, per_channel, running, blocked)
+        if rated:
+            # The next start of these channels is one gap away (see RateLimit.gap).
+            gaps = [live.rate_limits[limit].gap for _job_id, limit in rated]
+            rate_wait = min(gaps) if rate_wait is None else min(rate_wait, *gaps)
         if not chosen:
-            return foreign
+            return foreign, rate_wait
+        if key_skipped:
+            # Jobs skipped for a key this claim used up: jobs behind them may
+            # fit now that the claim is committed and counts in the database.
+            self.dirty.add(name)
         secret = db.secret()
-        for job_id, uuid, raw in db.mark_enqueued([row[0] for row in chosen]):
-            channel = self.tree.resolve(raw)
-            throttled = any(self.tree.spec(c).throttle for c in self.tree.lineage(channel))
+        for job_id, uuid, raw in db.mark_enqueued([row[0] for row in chosen], rated):
+            channel = tree.resolve(raw)
+            paced = live.paces_slots(raw)
             slot = Slot(
                 db=name,
                 uuid=uuid,
                 channel=channel,
-                continue_with=[] if throttled else pending_by_channel[channel],
-                budget=0.0 if throttled else self.config.slot_budget,
-                max_jobs=1 if throttled else self.config.slot_max_jobs,
+                continue_with=[] if paced else [r for r in pending_by_channel[channel] if not live.paces_slots(r)],
+                budget=0.0 if paced else self.config.slot_budget,
+                max_jobs=1 if paced else self.config.slot_max_jobs,
             )
             self.in_flight[name][channel] += 1
             self.in_flight_uuids[name].add(uuid)
-            self.throttle[name].started(channel, self.tree, time.time())
+            self._throttle(name).started(channel, tree, time.time())
             _logger.debug("queue job runner: job %s on %s (channel %s) sent to a worker", uuid, name, raw)
             self.dispatcher.submit(slot, secret)
-        return foreign
+        return foreign, rate_wait
 
     def _collect_finished_slots(self):
         self.dispatcher.drain_wakeups()
@@ -343,6 +403,9 @@ class QueueJobRunner:
                     self.dirty.add(name)
                 if wake_children and db.wake_ready_children():
                     self.dirty.add(name)
+                if wake_children:
+                    periods = [limit.period for limit in self._live(name).rate_limits.values()]
+                    db.prune_channel_starts(max([CHANNEL_STARTS_KEPT, *periods]) * 2)
             except psycopg2.Error as exc:
                 self._lost(name, exc)
 

@@ -30,6 +30,7 @@ class Base(models.AbstractModel):
         identity_key=None,
         timeout=None,
         notify=None,
+        concurrency_key=None,
     ):
         """Run the next method call in the background.
 
@@ -50,6 +51,9 @@ class Base(models.AbstractModel):
         :param notify: tell the user when the job is done or failed for
             good (default: the job function's ``notify``); see
             ``odoo.addons.queue_job.progress``
+        :param concurrency_key: a string, or a function of the job: at most
+            the job function's "jobs per key" (default 1) jobs with the same
+            key run at once; default: the job function's key expression
         """
         return DelayableRecordset(
             self,
@@ -59,7 +63,7 @@ class Base(models.AbstractModel):
             description=description,
             channel=channel,
             identity_key=identity_key,
-            **_given(timeout=timeout, notify=notify),
+            **_given(timeout=timeout, notify=notify, concurrency_key=concurrency_key),
         )
 
     def delayable(
@@ -72,6 +76,7 @@ class Base(models.AbstractModel):
         identity_key=None,
         timeout=None,
         notify=None,
+        concurrency_key=None,
     ):
         """A Delayable: build a job (and a graph with ``chain``/``group``), then ``delay()``.
 
@@ -85,7 +90,7 @@ class Base(models.AbstractModel):
             description=description,
             channel=channel,
             identity_key=identity_key,
-            **_given(timeout=timeout, notify=notify),
+            **_given(timeout=timeout, notify=notify, concurrency_key=concurrency_key),
         )
 
     def _patch_job_auto_delay(self, method_name, context_key=None):

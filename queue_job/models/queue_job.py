@@ -73,6 +73,8 @@ class QueueJob(models.Model):
         "dependencies",
         "identity_key",
         "record_refs",
+        "concurrency_key",
+        "concurrency_limit",
     )
 
     uuid = fields.Char(string="UUID", readonly=True, index=True, required=True)
@@ -123,6 +125,14 @@ class QueueJob(models.Model):
     job_function_id = fields.Many2one("queue.job.function", string="Job Function", readonly=True)
     channel = fields.Char(index=True)
     identity_key = fields.Char(readonly=True)
+    concurrency_key = fields.Char(
+        readonly=True,
+        help="At most 'Jobs per key' jobs with the same key run at once, whatever the channel's capacity.",
+    )
+    concurrency_limit = fields.Integer(string="Jobs per key", readonly=True)
+    channel_paused = fields.Boolean(
+        compute="_compute_channel_paused", help="The job's channel, or a channel above it, is paused."
+    )
     worker_pid = fields.Integer(readonly=True)
     timeout = fields.Integer(
         string="Time limit (s)",
@@ -145,6 +155,13 @@ class QueueJob(models.Model):
         readonly=True,
         help="How many times the worker running this job died (killed, out of memory, lost connection).",
     )
+
+    @api.depends("channel")
+    def _compute_channel_paused(self):
+        paused = self.env["queue.job.channel"].sudo().search([("paused", "=", True)]).mapped("complete_name")
+        for job in self:
+            name = normalize_name(job.channel)
+            job.channel_paused = any(name == p or name.startswith(p + ".") for p in paused)
 
     def init(self):
         self.env.cr.execute(sql.CREATE_INDEXES)

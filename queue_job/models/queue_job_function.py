@@ -5,6 +5,8 @@ from collections import namedtuple
 
 from odoo import _, api, exceptions, fields, models, tools
 
+from odoo.tools.safe_eval import safe_eval, test_python_expr
+
 from ..engine.retry import RetryPatternError, parse_retry_pattern
 from ..fields import JobSerialized
 
@@ -24,8 +26,8 @@ class QueueJobFunction(models.Model):
     JobConfig = namedtuple(
         "JobConfig",
         "channel retry_pattern related_action_enable related_action_func_name "
-        "related_action_kwargs job_function_id timeout hard_timeout notify",
-        defaults=(0, 0, False),
+        "related_action_kwargs job_function_id timeout hard_timeout notify concurrency_key concurrency_limit",
+        defaults=(0, 0, False, None, 1),
     )
 
     def _default_channel(self):
@@ -82,6 +84,14 @@ class QueueJobFunction(models.Model):
         help="The user who enqueued a job of this function is told when it is done or failed for good "
         "(unless turned off in their preferences). with_delay(notify=...) wins.",
     )
+    concurrency_key = fields.Char(
+        string="Concurrency key",
+        help="A Python expression giving the key of a job of this function, from ``records``, ``args``, "
+        "``kwargs`` and ``job``, e.g. records.company_id.id or kwargs.get('account_id'). At most "
+        "'Jobs per key' jobs with the same key run at once; empty (None, False) result: no key. "
+        "with_delay(concurrency_key=...) wins.",
+    )
+    concurrency_limit = fields.Integer(string="Jobs per key", default=1)
 
     _sql_constraints = [
         ("name_uniq", "unique(name)", "A job function with this name already exists."),
@@ -182,6 +192,40 @@ class QueueJobFunction(models.Model):
             if not isinstance(action, dict) or any(key not in RELATED_ACTION_KEYS for key in action):
                 raise exceptions.UserError(record._related_action_format_error_message())
 
+    @api.constrains("concurrency_key", "concurrency_limit")
+    def _check_concurrency_key(self):
+        for record in self:
+            if record.concurrency_limit < 1:
+                raise exceptions.ValidationError(
+                    _("Job function %(name)s: Jobs per key must be 1 or more.", name=record.name)
+                )
+        for record in self.filtered("concurrency_key"):
+            error = test_python_expr(record.concurrency_key.strip(), mode="eval")
+            if error:
+                raise exceptions.ValidationError(
+                    _("Job function %(name)s: the concurrency key is not a Python expression: %(error)s",
+                      name=record.name, error=error)
+                )
+
+    @api.model
+    def _job_concurrency_key(self, job):
+        """The key the function's expression gives for ``job``, scoped by the function's name."""
+        expression = job.job_config.concurrency_key
+        try:
+            value = safe_eval(
+                expression.strip(),
+                {"records": job.recordset, "args": job.args, "kwargs": job.kwargs, "job": job},
+            )
+        except Exception as exc:
+            # Enqueuing without the key would break the limit the key stands for.
+            raise exceptions.UserError(
+                _("The concurrency key of job function %(name)s (%(expression)s) failed: %(error)s",
+                  name=job.job_function_name, expression=expression, error=exc)
+            ) from exc
+        if value in (None, False, ""):
+            return None
+        return f"{job.job_function_name}:{value}"
+
     def job_default_config(self):
         return self.JobConfig(
             channel="root",
@@ -208,6 +252,8 @@ class QueueJobFunction(models.Model):
             timeout=config.timeout,
             hard_timeout=config.hard_timeout,
             notify=config.notify,
+            concurrency_key=config.concurrency_key or None,
+            concurrency_limit=config.concurrency_limit or 1,
         )
 
     @api.model_create_multi

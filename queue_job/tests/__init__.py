@@ -27,3 +27,6 @@ from . import test_notify
 from . import test_jobs_of_record
 from . import test_job_status
 from . import test_job_form_ui
+from . import test_channel_settings
+from . import test_live_channels_runner
+from . import test_channel_settings_tour

@@ -33,7 +33,10 @@ class FakeDatabase:
         self.put_back = []
 
     def drain_notifications(self):
-        return False
+        return set()
+
+    def channel_settings(self):
+        return []
 
     def is_upgrading(self):
         return False

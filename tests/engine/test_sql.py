@@ -25,9 +25,15 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "CREATE_INDEXES": set(),
     "CREATE_IDENTITY_INDEX": set(),
     "CREATE_NOTIFY_TRIGGERS": set(),
+    # schema (models/queue_job_channel.py, init)
+    "CREATE_CHANNEL_NOTIFY_TRIGGER": set(),
+    "CREATE_CHANNEL_STARTS": set(),
+    "CREATE_CHANNEL_FUNCTIONS": set(),
     # runner: databases and leadership (jobrunner/database.py)
     "IS_ODOO_DATABASE": set(),
     "EXISTING_COLUMNS": {"columns"},
+    "EXISTING_CHANNEL_COLUMNS": {"columns"},
+    "CHANNEL_SETTINGS": set(),
     "DATABASE_HAS_QUEUE_JOB": set(),
     "TRY_LEAD": set(),
     "LISTEN": set(),
@@ -39,7 +45,12 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "RUNNING_BY_CHANNEL": set(),
     "FAILED_CHANNELS": {"channels"},
     "CANDIDATES": {"channels", "per_channel"},
+    "CANDIDATES_AGED": {"channel", "step", "per_channel"},
+    "RUNNING_BY_KEY": {"keys"},
+    "RATE_WINDOWS": {"channels", "periods"},
+    "PRUNE_CHANNEL_STARTS": {"keep"},
     "MARK_ENQUEUED": {"ids"},
+    "MARK_ENQUEUED_COUNTED": {"ids", "rated_ids", "rated_channels"},
     "PUT_BACK_PENDING": {"uuid", "delay"},
     "NEXT_ETA": set(),
     # runner: healing (also models/queue_job.py requeue_stuck_jobs)
@@ -94,7 +105,7 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
 }
 
 # Public string constants that are pieces of statements, not statements.
-FRAGMENTS = {"NOTIFY_CHANNEL", "NOW_UTC", "SKIP_WAITING_TWINS"}
+FRAGMENTS = {"NOTIFY_CHANNEL", "NOW_UTC", "SKIP_WAITING_TWINS", "CHANNELS_CHANGED"}
 
 # Statements sent only as part of a longer one (one round trip for several).
 COMPOSED = {
@@ -273,6 +284,34 @@ def test_lock_namespaces_are_used_in_the_statements():
 def test_notify_channel_is_the_one_listened_to():
     assert sql.LISTEN == f"LISTEN {sql.NOTIFY_CHANNEL}"
     assert f"pg_notify('{sql.NOTIFY_CHANNEL}', '')" in sql.CREATE_NOTIFY_TRIGGERS
+    # channel changes come on the same channel, with a payload of their own
+    assert f"pg_notify('{sql.NOTIFY_CHANNEL}', '{sql.CHANNELS_CHANGED}')" in sql.CREATE_CHANNEL_NOTIFY_TRIGGER
+    assert sql.CHANNELS_CHANGED
+
+
+def test_slots_never_start_held_channels_or_keyed_jobs():
+    # A worker pulling the next job of its slot skips jobs with a concurrency
+    # key and channels paused, rate-limited or aged: only the runner's claim,
+    # which counts them, starts those.
+    assert "concurrency_key IS NULL" in sql.START_NEXT
+    assert "queue_job_channel_held(u.name, true)" in sql.START_NEXT
+    for part in ("held.paused", "held.rate_limit", "held.aging_step"):
+        assert part in sql.CREATE_CHANNEL_FUNCTIONS
+    # ...and a claim never starts a job of a paused channel, whatever the runner read before.
+    for name in ("MARK_ENQUEUED", "MARK_ENQUEUED_COUNTED"):
+        assert "queue_job_channel_held(queue_job.channel, false)" in getattr(sql, name)
+
+
+def test_counted_claim_counts_only_claimed_jobs():
+    assert "JOIN claimed ON claimed.id = r.id" in sql.MARK_ENQUEUED_COUNTED
+    assert "INSERT INTO queue_job_channel_start" in sql.MARK_ENQUEUED_COUNTED
+
+
+def test_candidates_skip_used_up_keys():
+    for name in ("CANDIDATES", "CANDIDATES_AGED"):
+        statement = getattr(sql, name)
+        assert "concurrency_key IS NULL OR" in statement
+        assert "< COALESCE(concurrency_limit, 1)" in statement
 
 
 def _quoted_states(statement: str) -> set[str]:
