@@ -1,5 +1,6 @@
 import json
 import os
+import re
 from unittest import mock
 
 from odoo.tests import HttpCase, tagged
@@ -71,7 +72,10 @@ class TestEndpoints(HttpCase):
         )
         self.assertIn(f'odoo_queue_job_runner_up{{db="{db}"}} 0\n', text)
         self.assertIn("# TYPE odoo_queue_job_wait_seconds histogram", text)
-        self.assertNotRegex(text, r"uuid|user")
+        # Bounded labels only: no job uuid, record or user in any sample.
+        label_names = set(re.findall(r'[{,](\w+)="', text))
+        self.assertLessEqual(label_names, {"db", "channel", "function", "state", "outcome", "le"})
+        self.assertNotRegex(text, r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
         try:
             from prometheus_client.parser import text_string_to_metric_families
         except ImportError:
