@@ -596,8 +596,8 @@ UPDATE queue_job child SET state = 'pending'
 RETURNING child.uuid
 """
 
-CANCEL_CHILDREN = """
-WITH RECURSIVE descendants(uuid) AS (
+# Every job after job %(id)s in its graph, however deep.
+_DESCENDANTS = """WITH RECURSIVE descendants(uuid) AS (
     SELECT jsonb_array_elements_text(dependencies -> 'reverse_depends_on')
       FROM queue_job WHERE id = %(id)s
     UNION
@@ -605,7 +605,10 @@ WITH RECURSIVE descendants(uuid) AS (
       FROM queue_job q JOIN descendants d ON q.uuid = d.uuid
      WHERE q.graph_uuid = %(graph_uuid)s
 )
-UPDATE queue_job SET state = 'cancelled', date_cancelled = (now() AT TIME ZONE 'UTC'),
+"""
+
+CANCEL_CHILDREN = f"""
+{_DESCENDANTS}UPDATE queue_job SET state = 'cancelled', date_cancelled = (now() AT TIME ZONE 'UTC'),
        result = %(result)s
  WHERE graph_uuid = %(graph_uuid)s AND state = 'wait_dependencies'
    AND uuid IN (SELECT uuid FROM descendants)
@@ -631,16 +634,8 @@ LOCK_ERROR_HANDLER = f"SELECT pg_advisory_xact_lock({ERROR_HANDLER_LOCK_NS}, has
 
 # A failed job requeued or set done by hand: the dependants its failure
 # cancelled (their result says so) wait again.
-REVIVE_DEPENDANTS = """
-WITH RECURSIVE descendants(uuid) AS (
-    SELECT jsonb_array_elements_text(dependencies -> 'reverse_depends_on')
-      FROM queue_job WHERE id = %(id)s
-    UNION
-    SELECT jsonb_array_elements_text(q.dependencies -> 'reverse_depends_on')
-      FROM queue_job q JOIN descendants d ON q.uuid = d.uuid
-     WHERE q.graph_uuid = %(graph_uuid)s
-)
-UPDATE queue_job SET state = 'wait_dependencies', date_cancelled = NULL, result = NULL
+REVIVE_DEPENDANTS = f"""
+{_DESCENDANTS}UPDATE queue_job SET state = 'wait_dependencies', date_cancelled = NULL, result = NULL
  WHERE graph_uuid = %(graph_uuid)s AND state = 'cancelled'
    AND uuid IN (SELECT uuid FROM descendants)
    AND starts_with(result, %(reason_prefix)s)
