@@ -16,7 +16,6 @@ import os
 import threading
 import time
 import uuid as uuidlib
-from contextlib import contextmanager
 
 from odoo import SUPERUSER_ID, api
 from odoo.addons.queue_job.engine import sql
@@ -30,37 +29,20 @@ from odoo.service.model import (
     MAX_TRIES_ON_CONCURRENCY_FAILURE,
     PG_CONCURRENCY_EXCEPTIONS_TO_RETRY,
 )
+from .committed_jobs import CommittedJobsCase
 from odoo.tests.common import BaseCase, get_db_name, tagged
 
 GONE_MODEL = "x_bad_input.gone"
 
 
 @tagged("post_install", "-at_install")
-class TestBadInput(BaseCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = Registry(get_db_name())
-
+class TestBadInput(CommittedJobsCase):
     def setUp(self):
         super().setUp()
         # A channel of its own: a slot pulls only this test's jobs.
         self.channel = f"root.bad_input.{self._testMethodName}"
-        self.uuids = []
-        self.partner_ids = []
-        self.addCleanup(self._delete_committed)
 
     # -- helpers -------------------------------------------------------------
-
-    @contextmanager
-    def committed_env(self):
-        with self.registry.cursor() as cr:  # commits on exit
-            yield api.Environment(cr, SUPERUSER_ID, {})
-
-    def _delete_committed(self):
-        with self.committed_env() as env:
-            env["queue.job"].search([("uuid", "in", self.uuids)]).unlink()
-            env["res.partner"].browse(self.partner_ids).exists().unlink()
 
     def enqueue(self, method="write", args=({"ref": "ran"},), priority=10, channel=None):
         """Commit a partner and a job calling ``partner.<method>(*args)``; return (uuid, partner id)."""

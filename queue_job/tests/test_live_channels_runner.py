@@ -7,47 +7,33 @@ The runner reads committed rows on its own connection, so these tests commit
 
 import os
 import time
-from contextlib import contextmanager
 
-from odoo import SUPERUSER_ID, api
 from odoo.addons.queue_job.engine import sql
 from odoo.addons.queue_job.engine.channels import ChannelTree
 from odoo.addons.queue_job.jobrunner.database import Database
 from odoo.addons.queue_job.jobrunner.runner import QueueJobRunner
 from odoo.addons.queue_job.jobrunner.settings import RunnerConfig
-from odoo.modules.registry import Registry
-from odoo.tests.common import BaseCase, get_db_name, tagged
+from .committed_jobs import CommittedJobsCase
+from odoo.tests.common import get_db_name, tagged
 
 PREFIX = "live_runner_test"
 CHANGED = sql.CHANNELS_CHANGED  # the payload of the NOTIFY sent when channels change
 
 
 @tagged("post_install", "-at_install")
-class TestLiveChannelsRunner(BaseCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.registry = Registry(get_db_name())
-
+class TestLiveChannelsRunner(CommittedJobsCase):
     def setUp(self):
         super().setUp()
-        self.uuids = []
-        self.addCleanup(self._delete_committed)
         with self.committed_env() as env:
             root = env.ref("queue_job.channel_root")
             self.channel_id = env["queue.job.channel"].create({"name": PREFIX, "parent_id": root.id}).id
             self.partner_id = env["res.partner"].create({"name": "live channels"}).id
-
-    @contextmanager
-    def committed_env(self):
-        with self.registry.cursor() as cr:  # commits on exit
-            yield api.Environment(cr, SUPERUSER_ID, {})
+        self.partner_ids.append(self.partner_id)
 
     def _delete_committed(self):
+        super()._delete_committed()
         with self.committed_env() as env:
-            env["queue.job"].search([("uuid", "in", self.uuids)]).unlink()
             env["queue.job.channel"].search([("complete_name", "=like", f"root.{PREFIX}%")]).unlink()
-            env["res.partner"].browse(self.partner_id).exists().unlink()
 
     def runner(self, channels="root:8"):
         config = RunnerConfig(
