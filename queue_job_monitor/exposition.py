@@ -90,9 +90,9 @@ def render(cr, silent_after: float = figures.DEFAULT_SILENT_AFTER) -> str:
     w.family("channel_capacity", "gauge", "Jobs the channel may run at once on this server (0: no limit of its own).")
     for row in channels:
         w.sample("channel_capacity", row["capacity"] or 0, channel=row["channel"])
-    w.family("channel_paused", "gauge", "1 when the channel is paused (channels cannot be paused yet: always 0).")
+    w.family("channel_paused", "gauge", "1 when no new job of the channel starts (it or an ancestor is paused).")
     for row in channels:
-        w.sample("channel_paused", 0, channel=row["channel"])
+        w.sample("channel_paused", int(row["paused"]), channel=row["channel"])
     w.family("stuck_jobs", "gauge", "Started jobs running past their hard time limit, by channel.")
     for row in channels:
         w.sample("stuck_jobs", stuck.get(row["channel"], 0), channel=row["channel"])

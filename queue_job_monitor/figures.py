@@ -11,7 +11,9 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping
 
+from odoo.addons.queue_job.engine import sql as queue_job_sql
 from odoo.addons.queue_job.engine.channels import ChannelTree
+from odoo.addons.queue_job.engine.live_channels import merge_channels, stored_channels
 from odoo.addons.queue_job.jobrunner.settings import channels_config
 
 from . import sql
@@ -47,19 +49,31 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def channel_capacities(names) -> dict[str, int | None]:
-    """Capacity of each channel on this server (``[queue_job] channels``)."""
-    tree = ChannelTree.from_config(channels_config())
-    capacities = {}
-    for name in names:
-        for ancestor in tree.lineage(tree.resolve(name)):
-            capacity = tree.spec(ancestor).capacity
-            if capacity is not None:
-                capacities[name] = capacity
+def channel_settings(cr, names) -> dict[str, dict]:
+    """Capacity on this server, paused or not, and the record of each channel.
+
+    Capacities are odoo.conf's (``[queue_job] channels``) with the settings
+    changed in the interface merged over them, as the runner merges them.
+    """
+    cr.execute(queue_job_sql.CHANNEL_SETTINGS)
+    configured = ChannelTree.from_config(channels_config())
+    live = merge_channels((configured.spec(name) for name in configured.names), stored_channels(cr.fetchall()))
+    cr.execute(sql.CHANNEL_RECORDS)
+    record_ids = dict(cr.fetchall())
+    settings = {}
+    for name in set(names) | set(live.paused):
+        capacity = None
+        for ancestor in live.tree.lineage(live.tree.resolve(name)):
+            if live.tree.spec(ancestor).capacity is not None:
+                capacity = live.tree.spec(ancestor).capacity
                 break
-        else:
-            capacities[name] = None
-    return capacities
+        settings[name] = {
+            "capacity": capacity,
+            "paused": live.is_paused(name),
+            "paused_here": name in live.paused,
+            "channel_id": record_ids.get(name),
+        }
+    return settings
 
 
 def channel_figures(cr) -> list[dict]:
@@ -85,9 +99,9 @@ def channel_figures(cr) -> list[dict]:
             done_1h_count=done, failed_1h=failed, retried_1h=retried or 0,
             failure_rate_1h=_rate(failed, done + failed),
         )  # fmt: skip
-    capacities = channel_capacities(rows)
+    settings = channel_settings(cr, rows)
     result = []
-    for channel in sorted(rows):
+    for channel in sorted(settings):
         row = {
             "channel": channel, "running": 0, "started": 0, "ready": 0, "scheduled": 0, "waiting": 0,
             "failed": 0, "oldest_ready_age": None, "throughput_5m": 0.0, "throughput_1h": 0.0,
@@ -95,7 +109,7 @@ def channel_figures(cr) -> list[dict]:
             "done_1h_count": 0, "failed_1h": 0, "retried_1h": 0, "failure_rate_1h": None,
         }  # fmt: skip
         row.update(rows[channel])
-        row["capacity"] = capacities[channel]
+        row.update(settings[channel])
         row["utilisation"] = _rate(row["running"], row["capacity"] or 0)
         result.append(row)
     return result

@@ -311,3 +311,6 @@ SELECT channel, count(*) FROM queue_job
 """
 
 NOW = f"SELECT {NOW_UTC}"
+
+# The channel records, so the dashboard can pause and resume them.
+CHANNEL_RECORDS = "SELECT complete_name, id FROM queue_job_channel"

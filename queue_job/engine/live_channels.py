@@ -34,6 +34,7 @@ __all__ = [
     "StoredChannel",
     "effective_priority",
     "merge_channels",
+    "stored_channels",
     "parse_channels",
     "parse_rate_limit",
 ]
@@ -187,6 +188,24 @@ def _check(row: StoredChannel, name: str) -> tuple[ChannelSpec | None, RateLimit
     if row.aging_step is not None and (row.aging_step < 0 or not math.isfinite(row.aging_step)):
         raise ChannelConfigError(f"aging step {row.aging_step!r} must be 0 or more seconds")
     return spec, parse_rate_limit(row.rate_limit)
+
+
+def stored_channels(rows: Iterable[tuple]) -> list[StoredChannel]:
+    """StoredChannel of each row of ``sql.CHANNEL_SETTINGS``."""
+    return [
+        StoredChannel(
+            name=name,
+            own_settings=bool(own),
+            # An empty number shows as 0 in the form: read it so.
+            capacity=capacity or 0,
+            sequential=bool(sequential),
+            throttle=throttle or 0.0,
+            rate_limit=rate_limit,
+            paused=bool(paused),
+            aging_step=aging_step or 0,
+        )
+        for name, own, capacity, sequential, throttle, rate_limit, paused, aging_step in rows
+    ]
 
 
 def merge_channels(configured: Iterable[ChannelSpec], stored: Iterable[StoredChannel]) -> LiveChannels:

@@ -8,7 +8,7 @@ import psycopg2
 from psycopg2.extensions import ISOLATION_LEVEL_AUTOCOMMIT
 
 from ..engine import sql
-from ..engine.live_channels import StoredChannel
+from ..engine.live_channels import stored_channels
 from .settings import connection_info
 
 _logger = logging.getLogger(__name__)
@@ -64,22 +64,7 @@ class Database:
 
     def channel_settings(self):
         """The stored channels (see engine/live_channels.py)."""
-        return [
-            StoredChannel(
-                name=name,
-                own_settings=bool(own),
-                # An empty number shows as 0 in the form: read it so.
-                capacity=capacity or 0,
-                sequential=bool(sequential),
-                throttle=throttle or 0.0,
-                rate_limit=rate_limit,
-                paused=bool(paused),
-                aging_step=aging_step or 0,
-            )
-            for name, own, capacity, sequential, throttle, rate_limit, paused, aging_step in self._fetchall(
-                sql.CHANNEL_SETTINGS
-            )
-        ]
+        return stored_channels(self._fetchall(sql.CHANNEL_SETTINGS))
 
     def try_lead(self):
         """Take the runner lock of this database if nobody holds it; LISTEN once leading."""

@@ -55,6 +55,13 @@ class TestDashboardTour(HttpCase):
         with mock.patch.object(ChromeBrowser, "stop", stop_after_screenshot):
             return self.start_tour("/odoo", name, login="admin")
 
+    def test_manager_pauses_a_channel_from_the_dashboard(self):
+        root = self.env.ref("queue_job.channel_root")
+        channel = self.env["queue.job.channel"].create({"name": "monitor_tour", "parent_id": root.id})
+        self.tour("queue_job_monitor_pause", "queue_job_monitor_paused.png")
+        channel.invalidate_recordset()
+        self.assertTrue(channel.paused)
+
     def test_manager_opens_dashboard_and_drills_into_failed_jobs(self):
         self.tour("queue_job_monitor_dashboard", "queue_job_monitor_dashboard.png")
         self.tour("queue_job_monitor_drill_down", "queue_job_monitor_failed_jobs.png")

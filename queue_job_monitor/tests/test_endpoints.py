@@ -47,6 +47,34 @@ class TestEndpoints(HttpCase):
         self.assertEqual(response.status_code, 404)
         self.assertEqual(health.status_code, 404)
 
+    def test_paused_channels_in_metrics_and_dashboard(self):
+        root = self.env.ref("queue_job.channel_root")
+        parent = self.env["queue.job.channel"].create({"name": "metrics_paused", "parent_id": root.id})
+        self.env["queue.job"].with_delay(channel="root.metrics_paused.child")._test_job()
+        self.env["queue.job"].with_delay(channel="root.metrics_running")._test_job()
+        parent.action_pause()
+        self.env.flush_all()
+        with self.with_token():
+            text = self.get("/queue_job/metrics", token=TOKEN).text
+        db = self.env.cr.dbname
+        # A sub-channel of a paused channel is held too.
+        self.assertIn(f'odoo_queue_job_channel_paused{{db="{db}",channel="root.metrics_paused.child"}} 1\n', text)
+        self.assertIn(f'odoo_queue_job_channel_paused{{db="{db}",channel="root.metrics_running"}} 0\n', text)
+        channels = {row["channel"]: row for row in self.env["queue.job.monitor"].dashboard_data("1h")["channels"]}
+        self.assertEqual(
+            (channels["root.metrics_paused"]["paused_here"], channels["root.metrics_paused"]["channel_id"]),
+            (True, parent.id),
+        )
+        self.assertEqual(
+            (channels["root.metrics_paused.child"]["paused"], channels["root.metrics_paused.child"]["paused_here"]),
+            (True, False),
+        )
+        parent.action_resume()
+        self.env.flush_all()
+        with self.with_token():
+            text = self.get("/queue_job/metrics", token=TOKEN).text
+        self.assertIn(f'odoo_queue_job_channel_paused{{db="{db}",channel="root.metrics_paused.child"}} 0\n', text)
+
     def test_metrics_agree_with_the_database(self):
         self.env["queue.job"].with_delay(channel="root.metrics")._test_job()
         self.env["queue.job"].with_delay(channel="root.metrics")._test_job()

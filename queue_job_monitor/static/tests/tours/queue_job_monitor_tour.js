@@ -36,3 +36,12 @@ registry.category("web_tour.tours").add("queue_job_monitor_trends", {
         { trigger: ".o_searchview_facet:contains(Minutes)" },
     ],
 });
+
+registry.category("web_tour.tours").add("queue_job_monitor_pause", {
+    url: DASHBOARD_URL,
+    steps: () => [
+        { trigger: `${CHANNEL_ROW}:not(:has(.o_qjm_paused)) button.o_qjm_pause:contains(Pause)`, run: "click" },
+        { trigger: `${CHANNEL_ROW} .o_qjm_paused:contains(Paused)` },
+        { trigger: `${CHANNEL_ROW} button.o_qjm_pause:contains(Resume)` },
+    ],
+});
