@@ -97,9 +97,15 @@ class Started:
 class Stack:
     """Cluster + database + server of one flavour; ``close()`` removes everything."""
 
-    def __init__(self, flavour: Flavour, *, workers: int, durable: bool, keep: bool) -> None:
+    def __init__(
+        self, flavour: Flavour, *, workers: int, durable: bool, keep: bool,
+        extra_addons: tuple[str, ...] = (), queue_job_options: dict[str, str] | None = None,
+    ) -> None:
+        """``extra_addons``: addons of this repository installed (and loaded server-wide) too."""
         self.flavour = flavour
         self.workers = workers
+        self.extra_addons = extra_addons
+        self.queue_job_options = queue_job_options or {}
         self.addons_path: list[str] = []
         self.cluster = PgCluster(fast=not durable, keep=keep)
         self.server: OdooServer | None = None
@@ -114,16 +120,18 @@ class Stack:
         addons_dir = self.flavour.addons_dir
         if self.flavour.snapshot:
             addons_dir = self.cluster.socket_dir / "addons"
-            shutil.copytree(self.flavour.addons_dir / "queue_job", addons_dir / "queue_job",
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            for addon in ("queue_job", *self.extra_addons):
+                shutil.copytree(self.flavour.addons_dir / addon, addons_dir / addon,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         self.addons_path = [*_odoo_addons_dirs(), str(addons_dir), str(BENCH_ADDONS)]
-        _logger.info("%s: installing %s (addons path %s)", self.flavour.label, ",".join(MODULES), self.addons_path)
-        result = init_database(self.cluster, DB_NAME, MODULES, addons_path=self.addons_path)
+        modules = (*MODULES, *self.extra_addons)
+        _logger.info("%s: installing %s (addons path %s)", self.flavour.label, ",".join(modules), self.addons_path)
+        result = init_database(self.cluster, DB_NAME, modules, addons_path=self.addons_path)
         for record in result.errors:
             _logger.warning("%s install: %s", self.flavour.label, record.first_line)
         self.server = OdooServer(
-            self.cluster, DB_NAME, workers=self.workers, server_wide_modules=SERVER_WIDE,
-            addons_path=self.addons_path, sections={"queue_job": {"channels": "root:1"}},
+            self.cluster, DB_NAME, workers=self.workers, server_wide_modules=(*SERVER_WIDE, *self.extra_addons),
+            addons_path=self.addons_path, sections={"queue_job": {"channels": "root:1", **self.queue_job_options}},
             name=f"odoo-{self.flavour.key}",
         )
 
@@ -150,7 +158,7 @@ class Stack:
         server = self._server()
         if server.running:
             server.stop()
-        server.sections["queue_job"] = {"channels": channels}
+        server.sections["queue_job"] = {**self.queue_job_options, "channels": channels}
         since = server.log_offset()
         spawned_at = time.time()
         server.start()
