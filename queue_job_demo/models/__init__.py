@@ -1,0 +1,3 @@
+from . import queue_job_demo_mixin
+from . import queue_job_demo_import
+from . import queue_job_demo_report

@@ -1,0 +1,91 @@
+"""What every demo page shares: a record that knows the job working for it."""
+
+from odoo import _, api, exceptions, fields, models
+
+from odoo.addons.queue_job.job import Job
+
+# The page's own words for the job's states.
+_STATE_OF_JOB = {
+    "wait_dependencies": "queued",
+    "pending": "queued",
+    "enqueued": "queued",
+    "started": "running",
+    "done": "done",
+    "cancelled": "cancelled",
+    "failed": "failed",
+}
+
+
+class QueueJobDemoMixin(models.AbstractModel):
+    _name = "queue.job.demo.mixin"
+    _description = "Job Queue Demo: a record followed by its job"
+    _order = "id desc"
+
+    name = fields.Char(required=True, default=lambda self: _("New"))
+    job_uuid = fields.Char(string="Job UUID", readonly=True, copy=False, index=True)
+    job_id = fields.Many2one("queue.job", string="Job", compute="_compute_job_id")
+    state = fields.Selection(
+        [
+            ("draft", "Not started"),
+            ("queued", "Queued"),
+            ("running", "Running"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+            ("cancelled", "Cancelled"),
+        ],
+        compute="_compute_state",
+    )
+    error_message = fields.Char(string="Error", compute="_compute_state")
+    date_finished = fields.Datetime(readonly=True, copy=False)
+    summary = fields.Char(readonly=True, copy=False, help="What the job did, in one sentence.")
+
+    @api.depends("job_uuid")
+    def _compute_job_id(self):
+        # sudo: the job may have been run by someone else; we only show its state.
+        jobs = self.env["queue.job"].sudo().search([("uuid", "in", [u for u in self.mapped("job_uuid") if u])])
+        by_uuid = {job.uuid: job for job in jobs}
+        for record in self:
+            record.job_id = by_uuid.get(record.job_uuid, False)
+
+    @api.depends("job_uuid", "date_finished")
+    def _compute_state(self):
+        for record in self:
+            record.error_message = record.job_id.sudo().exc_message if record.job_id.sudo().state == "failed" else False
+            if record.date_finished:
+                record.state = "done"
+            elif record.job_id:
+                record.state = _STATE_OF_JOB.get(record.job_id.sudo().state, "queued")
+            else:
+                record.state = "draft"
+
+    def _follow_job(self, job) -> None:
+        """Remember the job a ``with_delay()`` call returned (nothing in no-delay mode)."""
+        if isinstance(job, Job):
+            self.job_uuid = job.uuid
+
+    def _mark_finished(self, summary: str) -> None:
+        self.write({"date_finished": fields.Datetime.now(), "summary": summary})
+
+    def action_open_job(self):
+        self.ensure_one()
+        if not self.job_id:
+            raise exceptions.UserError(_("No job has been started for %s yet.", self.name))
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "queue.job",
+            "res_id": self.job_id.id,
+            "view_mode": "form",
+            "target": "current",
+        }
+
+    def action_cancel_job(self):
+        """Cancel the waiting or running job, if it is the user's own (or the user manages jobs)."""
+        for record in self:
+            job = record.job_id
+            if not job or job.state in ("done", "cancelled", "failed"):
+                raise exceptions.UserError(_("%s has no job left to cancel.", record.name))
+            is_manager = self.env.user.has_group("queue_job.group_queue_job_manager")
+            if job.user_id != self.env.user and not is_manager:
+                raise exceptions.AccessError(_("Only the user who started this job, or a job manager, may cancel it."))
+            job.button_cancelled()
+        return True

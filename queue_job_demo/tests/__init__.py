@@ -1,0 +1,2 @@
+from . import test_csv_import
+from . import test_pdf_report
