@@ -14,6 +14,7 @@
         "views/queue_job_demo_import_views.xml",
         "views/queue_job_demo_report_templates.xml",
         "views/queue_job_demo_report_views.xml",
+        "views/queue_job_demo_workflow_views.xml",
         "views/queue_job_demo_menus.xml",
     ],
     "demo": [

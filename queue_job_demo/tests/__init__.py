@@ -1,2 +1,3 @@
 from . import test_csv_import
 from . import test_pdf_report
+from . import test_workflow

@@ -27,5 +27,17 @@ def run_stored_job(env, uuid: str):
     else:
         job.set_done(result=str(result) if result else None)
     job.store()
+    if job.state == "done":
+        job.enqueue_waiting()
     env.invalidate_all()
     return job.db_record()
+
+
+def run_pending_jobs(env, domain, limit: int = 50) -> None:
+    """Run the pending jobs matching ``domain``, and those they wake, until none is left."""
+    for _round in range(limit):
+        pending = env["queue.job"].sudo().search(domain + [("state", "=", "pending")], order="priority, id", limit=1)
+        if not pending:
+            return
+        run_stored_job(env, pending.uuid)
+    raise AssertionError(f"jobs still pending after {limit} runs")
