@@ -15,6 +15,8 @@
         "views/queue_job_demo_report_templates.xml",
         "views/queue_job_demo_report_views.xml",
         "views/queue_job_demo_workflow_views.xml",
+        "views/queue_job_demo_ai_call_views.xml",
+        "views/res_config_settings_views.xml",
         "views/queue_job_demo_menus.xml",
     ],
     "demo": [

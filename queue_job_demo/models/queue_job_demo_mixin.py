@@ -23,7 +23,7 @@ class QueueJobDemoMixin(models.AbstractModel):
 
     name = fields.Char(required=True, default=lambda self: _("New"))
     job_uuid = fields.Char(string="Job UUID", readonly=True, copy=False, index=True)
-    job_id = fields.Many2one("queue.job", string="Job", compute="_compute_job_id")
+    job_id = fields.Many2one("queue.job", string="Job", compute="_compute_job_id", search="_search_job_id")
     state = fields.Selection(
         [
             ("draft", "Not started"),
@@ -46,6 +46,10 @@ class QueueJobDemoMixin(models.AbstractModel):
         by_uuid = {job.uuid: job for job in jobs}
         for record in self:
             record.job_id = by_uuid.get(record.job_uuid, False)
+
+    def _search_job_id(self, operator, value):
+        jobs = self.env["queue.job"].sudo()._search([("id", operator, value)])
+        return [("job_uuid", "in", jobs.subselect("uuid"))]
 
     @api.depends("job_uuid", "date_finished")
     def _compute_state(self):

@@ -1,3 +1,4 @@
 from . import test_csv_import
 from . import test_pdf_report
 from . import test_workflow
+from . import test_ai_call
