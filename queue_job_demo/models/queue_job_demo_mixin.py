@@ -93,3 +93,40 @@ class QueueJobDemoMixin(models.AbstractModel):
                 raise exceptions.AccessError(_("Only the user who started this job, or a job manager, may cancel it."))
             job.button_cancelled()
         return True
+
+
+class QueueJobDemoGraphMixin(models.AbstractModel):
+    """A record followed by a graph of jobs (``chain``/``group``) instead of one job."""
+
+    _name = "queue.job.demo.graph.mixin"
+    _inherit = "queue.job.demo.mixin"
+    _description = "Job Queue Demo: a record followed by its graph of jobs"
+
+    graph_uuid = fields.Char(readonly=True, copy=False)
+    step_job_ids = fields.Many2many("queue.job", string="Steps", compute="_compute_step_job_ids")
+
+    @api.depends("graph_uuid")
+    def _compute_step_job_ids(self):
+        for record in self:
+            record.step_job_ids = self.env["queue.job"].sudo().search(
+                [("graph_uuid", "=", record.graph_uuid)], order="id") if record.graph_uuid else False
+
+    @api.depends("graph_uuid", "date_finished")
+    def _compute_state(self):
+        for record in self:
+            steps = record.step_job_ids.sudo()
+            states = set(steps.mapped("state"))
+            failed = steps.filtered(lambda job: job.state == "failed")
+            record.error_message = failed[:1].exc_message or False
+            if record.date_finished:
+                record.state = "done"
+            elif not states:
+                record.state = "draft"
+            elif failed:
+                record.state = "failed"
+            elif "cancelled" in states:
+                record.state = "cancelled"
+            elif "started" in states or "done" in states:
+                record.state = "running"
+            else:
+                record.state = "queued"

@@ -15,7 +15,7 @@ function's retry pattern says.
 from collections import Counter
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import UserError
 
 from odoo.addons.queue_job.delay import chain, group
@@ -26,7 +26,7 @@ BUSY_SECONDS = 30
 
 class QueueJobDemoWorkflow(models.Model):
     _name = "queue.job.demo.workflow"
-    _inherit = "queue.job.demo.mixin"
+    _inherit = "queue.job.demo.graph.mixin"
     _description = "Job Queue Demo: workflow of jobs"
 
     contact_count = fields.Integer(string="Contacts to import", default=50)
@@ -40,36 +40,8 @@ class QueueJobDemoWorkflow(models.Model):
         required=True,
     )
     busy_until = fields.Datetime(readonly=True, copy=False)
-    graph_uuid = fields.Char(readonly=True, copy=False)
     partner_ids = fields.Many2many("res.partner", string="Imported contacts", readonly=True, copy=False)
     check_ids = fields.One2many("queue.job.demo.workflow.check", "workflow_id", string="Checks", readonly=True)
-    step_job_ids = fields.Many2many("queue.job", string="Steps", compute="_compute_step_job_ids")
-
-    @api.depends("graph_uuid")
-    def _compute_step_job_ids(self):
-        for record in self:
-            record.step_job_ids = self.env["queue.job"].sudo().search(
-                [("graph_uuid", "=", record.graph_uuid)], order="id") if record.graph_uuid else False
-
-    @api.depends("graph_uuid", "date_finished")
-    def _compute_state(self):
-        for record in self:
-            states = set(record.step_job_ids.sudo().mapped("state"))
-            failed = record.step_job_ids.sudo().filtered(lambda job: job.state == "failed")
-            record.error_message = failed[:1].exc_message or False
-            if record.date_finished:
-                record.state = "done"
-            elif not states:
-                record.state = "draft"
-            elif failed:
-                record.state = "failed"
-            elif "cancelled" in states:
-                record.state = "cancelled"
-            elif "started" in states or "done" in states:
-                record.state = "running"
-            else:
-                record.state = "queued"
-
     def action_start(self):
         for record in self:
             record.partner_ids.unlink()
