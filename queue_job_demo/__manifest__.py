@@ -25,6 +25,11 @@
     "demo": [
         "demo/queue_job_demo_demo.xml",
     ],
+    "assets": {
+        "web.assets_tests": [
+            "queue_job_demo/static/src/tours/*.js",
+        ],
+    },
     "installable": True,
     "application": True,
 }

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.harness.odoo_setup import odoo_importable, odoo_unavailable_reason  # noqa: E402
 
-ODOO_MODULES = ["queue_job", "queue_job_probe"]
+ODOO_MODULES = ["queue_job", "queue_job_probe", "queue_job_demo"]
 
 
 @dataclass

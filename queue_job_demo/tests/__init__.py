@@ -4,3 +4,4 @@ from . import test_workflow
 from . import test_ai_call
 from . import test_newsletter
 from . import test_traffic
+from . import test_tour
