@@ -5,7 +5,7 @@
     "author": "queue_job contributors",
     "license": "LGPL-3",
     "category": "Generic Modules",
-    "depends": ["mail", "web"],
+    "depends": ["bus", "mail", "web"],
     "external_dependencies": {"python": []},
     "data": [
         "security/queue_job_security.xml",
@@ -15,6 +15,7 @@
         "views/queue_job_views.xml",
         "views/queue_job_channel_views.xml",
         "views/queue_job_function_views.xml",
+        "views/queue_job_follow_views.xml",
         "wizards/queue_jobs_to_done_views.xml",
         "wizards/queue_jobs_to_cancelled_views.xml",
         "wizards/queue_requeue_job_views.xml",
@@ -23,4 +24,9 @@
     "installable": True,
     "application": True,
     "post_load": "post_load",
+    "assets": {
+        "web.assets_backend": [
+            "queue_job/static/src/job_updates/*",
+        ],
+    },
 }

@@ -21,7 +21,7 @@ from datetime import datetime
 from . import insert_buffer
 from .engine import codec, sql
 from .engine.states import PENDING
-from .fields import _encode_extra, encode_recordset
+from .fields import _encode_extra, encode_recordset, record_refs
 from .job import DEFAULT_MAX_RETRIES, DEFAULT_PRIORITY, Job
 from .utils import must_run_without_delay
 
@@ -29,7 +29,7 @@ COLUMNS = (
     "uuid", "user_id", "company_id", "name", "model_name", "method_name", "records", "args",
     "kwargs", "func_string", "state", "priority", "eta", "max_retries", "retry", "date_created",
     "channel", "channel_method_name", "job_function_id", "identity_key", "dependencies",
-    "timeout", "hard_timeout", "worker_losses",
+    "timeout", "hard_timeout", "worker_losses", "notify", "record_refs",
 )  # fmt: skip
 
 _EMPTY_DEPENDENCIES = json.dumps({"depends_on": [], "reverse_depends_on": []})
@@ -38,6 +38,8 @@ _EMPTY_DEPENDENCIES = json.dumps({"depends_on": [], "reverse_depends_on": []})
 def _copy_text(value):
     if value is None:
         return r"\N"
+    if isinstance(value, list):  # record_refs: "model,id" needs quoting in an array literal
+        value = "{" + ",".join(f'"{item}"' for item in value) + "}"
     return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
@@ -69,6 +71,7 @@ def _row(delayable, info, uid, company_id, now):
     if identity is not None and not isinstance(identity, str):
         identity = identity(Job(delayable._job_method, args=args, kwargs=kwargs))
     arguments = [repr(arg) for arg in args] + [f"{key}={value!r}" for key, value in kwargs.items()]
+    refs = record_refs(recordset, args, kwargs)
     return (
         str(uuidlib.uuid4()),
         uid,
@@ -94,6 +97,8 @@ def _row(delayable, info, uid, company_id, now):
         delayable.timeout or info.config.timeout or 0,
         0 if delayable.timeout else info.config.hard_timeout or 0,
         0,
+        bool(info.config.notify if delayable.notify is None else delayable.notify),
+        refs,
     )
 
 

@@ -23,7 +23,9 @@ from .utils import must_run_without_delay
 
 _logger = logging.getLogger(__name__)
 
-JOB_PROPERTIES = ("priority", "eta", "max_retries", "description", "channel", "identity_key", "timeout")
+JOB_PROPERTIES = (
+    "priority", "eta", "max_retries", "description", "channel", "identity_key", "timeout", "notify",
+)  # fmt: skip
 
 
 def group(*delayables):
@@ -282,6 +284,7 @@ class Delayable:
         channel=None,
         identity_key=None,
         timeout=None,
+        notify=None,
     ):
         self._graph = DelayableGraph()
         self._graph.add_vertex(self)
@@ -293,6 +296,7 @@ class Delayable:
         self.channel = channel
         self.identity_key = identity_key
         self.timeout = timeout
+        self.notify = notify
         self._job_method = None
         self._job_args = ()
         self._job_kwargs = {}
@@ -348,6 +352,7 @@ class Delayable:
             identity_key=self.identity_key,
             # Only when given: trapped calls then look exactly as with OCA.
             **({"timeout": self.timeout} if self.timeout is not None else {}),
+            **({"notify": self.notify} if self.notify is not None else {}),
         )
         return self._generated_job
 
@@ -391,6 +396,7 @@ class DelayableRecordset:
         channel=None,
         identity_key=None,
         timeout=None,
+        notify=None,
     ):
         self.delayable = Delayable(
             recordset,
@@ -401,6 +407,7 @@ class DelayableRecordset:
             channel=channel,
             identity_key=identity_key,
             timeout=timeout,
+            notify=notify,
         )
 
     @property

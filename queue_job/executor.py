@@ -30,6 +30,7 @@ from . import fields
 from .engine.states import CANCELLED, DONE, FAILED, STARTED
 from .exception import FailedJobError, JobTimeoutError, RetryableJobError
 from .job import Job
+from .progress import watched_job_ended
 from .watchdog import HARD_LIMIT_RETRY_SECONDS, Watch, Watchdog
 
 _logger = logging.getLogger(__name__)
@@ -209,13 +210,19 @@ class SlotRunner:
             finally:
                 # No interrupt of the watchdog reaches the executor after this.
                 watchdog.stop(watch)
+                # Before the outcome locks the job's row: the last progress
+                # values are written on their own transaction, whatever the outcome.
+                watched_job_ended(watchdog, watch)
             env.flush_all()
             result = str(job.result) if job.result not in (None, False, "") else None
+            if job.result_attachment:
+                cr.execute(sql.SET_RESULT_FILE, {"id": job_id, "attachment_id": job.result_attachment.id})
             cr.execute(sql.MARK_DONE, {"id": job_id, "result": result, "try": tries})
             if cr.rowcount != 1:
                 # Cancelled, stopped or taken back while it ran: its work must not count.
                 cr.rollback()
                 return self._not_owned(uuid, cr.dbname, started)
+            self._announce_done(env, job_id, uuid)
             cr.commit()
         except RetryableJobError as exc:
             cr.rollback()
@@ -242,6 +249,17 @@ class SlotRunner:
         elapsed = time.monotonic() - started
         _logger.debug("job %s on %s (%s): done in %.3fs", uuid, cr.dbname, job.channel, elapsed)
         return Outcome(uuid, DONE, elapsed)
+
+    def _announce_done(self, env, job_id, uuid):
+        """Live update and end notice of a done job; a failure here does not undo the job."""
+        try:
+            with env.cr.savepoint():
+                done_job = env["queue.job"].browse(job_id)
+                done_job.invalidate_recordset()
+                done_job._job_ended()
+                env.flush_all()
+        except Exception:
+            _logger.exception("job %s on %s: done, but its user could not be told", uuid, env.cr.dbname)
 
     def _watch(self, cr, row, job):
         soft = row["timeout"] or None

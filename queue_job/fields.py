@@ -167,3 +167,43 @@ class JobSerialized(fields.Json):
 
     def convert_to_export(self, value, record):
         return json.dumps(value, cls=JobEncoder) if value else ""
+
+
+MAX_RECORD_REFS = 10_000  # references kept per job; a bigger job is found by its first records
+
+
+def record_refs(recordset, args=(), kwargs=None):
+    """``"model,id"`` of the records a job runs on: its recordset, then recordsets passed as arguments.
+
+    Stored at enqueue in an indexed array, so that the jobs of a record are
+    found without reading the stored arguments of every job.
+    """
+    refs = [f"{recordset._name},{record_id}" for record_id in recordset._ids if isinstance(record_id, int)]
+    for value in (*args, *(kwargs or {}).values()):
+        if isinstance(value, models.BaseModel):
+            refs.extend(f"{value._name},{record_id}" for record_id in value._ids if isinstance(record_id, int))
+    if len(refs) > 1:
+        refs = list(dict.fromkeys(refs))
+    return refs[:MAX_RECORD_REFS] or None
+
+
+class RecordRefs(fields.Field):
+    """A ``varchar[]`` of ``"model,id"`` references (see record_refs()), searched through a GIN index."""
+
+    type = "job_record_refs"
+    _column_type = ("varchar[]", "varchar[]")
+
+    def convert_to_column(self, value, record, values=None, validate=True):
+        return list(value) if value else None
+
+    def convert_to_cache(self, value, record, validate=True):
+        return tuple(value) if value else None
+
+    def convert_to_record(self, value, record):
+        return list(value) if value else []
+
+    def convert_to_read(self, value, record, use_display_name=True):
+        return list(value) if value else False
+
+    def convert_to_export(self, value, record):
+        return " ".join(value) if value else ""

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import odoo
 
 from . import fields as job_fields
+from . import progress as job_progress
 from .engine import retry as retry_policy
 from .engine.states import (
     CANCELLED,
@@ -159,6 +160,7 @@ class Job:
         channel=None,
         identity_key=None,
         timeout=None,
+        notify=None,
     ):
         if args is None:
             args = ()
@@ -203,6 +205,7 @@ class Job:
         self.date_done = None
         self.date_cancelled = None
         self.result = None
+        self.result_attachment = None  # ir.attachment: the job's result file
         self.exc_name = None
         self.exc_message = None
         self.exc_info = None
@@ -216,6 +219,7 @@ class Job:
             raise ValueError(f"timeout must be a whole number of seconds >= 0, got {timeout!r}")
         self.timeout = timeout or self.job_config.timeout or 0
         self.hard_timeout = 0 if timeout else self.job_config.hard_timeout or 0
+        self.notify = bool(self.job_config.notify if notify is None else notify)
 
     # -- identity and description -----------------------------------------
 
@@ -356,7 +360,13 @@ class Job:
 
     def _call(self):
         try:
-            self.result = self.func(*tuple(self.args), **self.kwargs)
+            with job_progress.running_job(self):
+                self.result = self.func(*tuple(self.args), **self.kwargs)
+                attachment = job_progress.result_file_of(self, self.result)
+                if attachment:
+                    self.result_attachment = attachment
+                    if job_progress._is_attachment(self.result):
+                        self.result = attachment.name
         except RetryableJobError as err:
             decision = retry_policy.decide_retry(self.retry, self.max_retries, err.ignore_retry)
             if not decision.count_try:
@@ -466,6 +476,8 @@ class Job:
             "hard_timeout": self.hard_timeout or 0,
             "dependencies": self._dependencies_value(),
         }
+        if self.result_attachment:
+            vals["result_attachment_id"] = self.result_attachment.id
         if create:
             vals.update(
                 {
@@ -486,6 +498,8 @@ class Job:
                     # taken as already encoded and read back as that object
                     # (e.g. a superuser recordset). Encoding refuses it.
                     "kwargs": job_fields.to_jsonable(self.kwargs, "kwargs"),
+                    "notify": self.notify,
+                    "record_refs": job_fields.record_refs(self.recordset, self.args, self.kwargs),
                 }
             )
         # Hooks on the delayed model may add values, never override ours.

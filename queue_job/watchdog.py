@@ -56,6 +56,7 @@ class Watch:
     timed_out: bool = False
     stopped_at: float | None = None
     database_errors: int = 0  # in a row; only the first is a warning
+    progress: object = None  # progress.notify_progress() state of the job
 
 
 def _raise_in_thread(thread_id, exc_class):

@@ -46,6 +46,24 @@ CREATE INDEX IF NOT EXISTS queue_job_failed_idx
     ON queue_job (channel) WHERE state = 'failed';
 """
 
+# The jobs of a record: ``record_refs`` holds "model,id" of the records a
+# job runs on (filled at enqueue), searched with @> / && through this index.
+CREATE_RECORD_REFS_INDEX = """
+CREATE INDEX IF NOT EXISTS queue_job_record_refs_idx ON queue_job USING gin (record_refs);
+"""
+
+# Counts by state of the jobs of some records, one row per (record, state).
+JOB_COUNTS_OF_RECORDS = """
+SELECT ref, q.state, count(*)
+  FROM queue_job q CROSS JOIN LATERAL unnest(q.record_refs) AS ref
+ WHERE q.record_refs && %(refs)s::varchar[] AND ref = ANY(%(refs)s::varchar[])
+   AND (%(user_id)s IS NULL OR q.user_id = %(user_id)s)
+ GROUP BY ref, q.state
+"""
+
+JOBS_OF_RECORD = "SELECT id FROM queue_job WHERE record_refs @> %(refs)s::varchar[]"
+JOBS_OF_RECORDS = "SELECT id FROM queue_job WHERE record_refs && %(refs)s::varchar[]"
+
 # identity_key: at most one job per key that has not started yet. A started
 # job does not count, so a key can be enqueued again while its previous job
 # runs (the new one may have newer data to process).
@@ -342,6 +360,25 @@ SELECT 1 FROM queue_job WHERE id = %(id)s AND state = 'started' AND retry = %(tr
 
 # Watchdog of a worker: the state of the job it watches, without locking.
 RUN_STATE = "SELECT state, retry FROM queue_job WHERE id = %(id)s"
+
+# Progress of a running job, on a short transaction of its own, in a table of
+# its own (the job's transaction updates its queue_job row at the end, and
+# would fail had another transaction changed it meanwhile). Only the run
+# that owns the job writes: no row returned means it was cancelled or taken back.
+WRITE_PROGRESS = """
+INSERT INTO queue_job_progress (job_id, done, total, message)
+SELECT id, %(done)s, %(total)s, %(message)s FROM queue_job
+ WHERE id = %(id)s AND state = 'started' AND retry = %(try)s
+ON CONFLICT (job_id) DO UPDATE
+   SET done = EXCLUDED.done, total = EXCLUDED.total, message = EXCLUDED.message
+RETURNING job_id
+"""
+
+# Who gets a running job's progress in their browser, and on which records it is shown.
+JOB_USER_AND_RECORDS = "SELECT user_id, record_refs[1:50] FROM queue_job WHERE id = %(id)s"
+
+# The result file of a job that ends, written with its outcome.
+SET_RESULT_FILE = "UPDATE queue_job SET result_attachment_id = %(attachment_id)s WHERE id = %(id)s"
 
 # Past its hard time limit, a job is stopped: back to pending to be tried
 # again, or failed when out of tries.

@@ -20,6 +20,7 @@ class Base(models.AbstractModel):
         channel=None,
         identity_key=None,
         timeout=None,
+        notify=None,
     ):
         """Run the next method call in the background.
 
@@ -37,6 +38,9 @@ class Base(models.AbstractModel):
             waits to run
         :param timeout: soft time limit in seconds (see the job function's
             time limits); the hard limit is 30 s later
+        :param notify: tell the user when the job is done or failed for
+            good (default: the job function's ``notify``); see
+            ``odoo.addons.queue_job.progress``
         """
         return DelayableRecordset(
             self,
@@ -47,6 +51,7 @@ class Base(models.AbstractModel):
             channel=channel,
             identity_key=identity_key,
             timeout=timeout,
+            notify=notify,
         )
 
     def delayable(
@@ -58,6 +63,7 @@ class Base(models.AbstractModel):
         channel=None,
         identity_key=None,
         timeout=None,
+        notify=None,
     ):
         """A Delayable: build a job (and a graph with ``chain``/``group``), then ``delay()``.
 
@@ -72,6 +78,7 @@ class Base(models.AbstractModel):
             channel=channel,
             identity_key=identity_key,
             timeout=timeout,
+            notify=notify,
         )
 
     def _patch_job_auto_delay(self, method_name, context_key=None):

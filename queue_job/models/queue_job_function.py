@@ -24,8 +24,8 @@ class QueueJobFunction(models.Model):
     JobConfig = namedtuple(
         "JobConfig",
         "channel retry_pattern related_action_enable related_action_func_name "
-        "related_action_kwargs job_function_id timeout hard_timeout",
-        defaults=(0, 0),
+        "related_action_kwargs job_function_id timeout hard_timeout notify",
+        defaults=(0, 0, False),
     )
 
     def _default_channel(self):
@@ -75,6 +75,12 @@ class QueueJobFunction(models.Model):
         string="Hard time limit (s)",
         help="Past it, a job is stopped and tried again later (or failed when out of tries). "
         "0: the soft limit plus 30 seconds, or none.",
+    )
+
+    notify = fields.Boolean(
+        string="Notify the user",
+        help="The user who enqueued a job of this function is told when it is done or failed for good "
+        "(unless turned off in their preferences). with_delay(notify=...) wins.",
     )
 
     _sql_constraints = [
@@ -201,6 +207,7 @@ class QueueJobFunction(models.Model):
             job_function_id=config.id,
             timeout=config.timeout,
             hard_timeout=config.hard_timeout,
+            notify=config.notify,
         )
 
     @api.model_create_multi

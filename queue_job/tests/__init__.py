@@ -14,3 +14,8 @@ from . import test_bad_input
 from . import test_cancel_api
 from . import test_insert_buffer
 from . import test_bulk
+from . import test_progress
+from . import test_result_files
+from . import test_notify
+from . import test_jobs_of_record
+from . import test_job_status
