@@ -17,7 +17,7 @@ from odoo.exceptions import UserError
 
 from odoo.addons.queue_job.exception import FailedJobError, RetryableJobError
 
-from ..progress import notify_progress, with_delay_notify
+from odoo.addons.queue_job.progress import notify_progress
 
 ENDPOINT_PARAM = "queue_job_demo.ai_endpoint"
 DEFAULT_ENDPOINT = "http://127.0.0.1:8765/v1/complete"
@@ -45,7 +45,9 @@ class QueueJobDemoAiCall(models.Model):
     def action_start(self):
         for record in self:
             record.write({"date_finished": False, "summary": False, "answer": False})
-            job = with_delay_notify(record, max_retries=6, description=_("Ask the model: %s", record.name)).ask_model()
+            job = record.with_delay(
+                notify=True, max_retries=6, description=_("Ask the model: %s", record.name)
+            ).ask_model()
             record._follow_job(job)
         return True
 

@@ -19,7 +19,7 @@ from odoo.exceptions import UserError
 
 from odoo.addons.queue_job.exception import FailedJobError
 
-from ..progress import attach_result, notify_progress, with_delay_notify
+from odoo.addons.queue_job.progress import attach_result, notify_progress
 
 XMLID_MODULE = "queue_job_demo_import"
 REQUIRED_COLUMNS = ("external_id", "name")
@@ -105,8 +105,8 @@ class QueueJobDemoImport(models.Model):
             if not record.file:
                 raise UserError(_("Choose a CSV file first (or generate the sample one)."))
             record.write({"date_finished": False, "summary": False})
-            job = with_delay_notify(
-                record,
+            job = record.with_delay(
+                notify=True,  # the user is told when the import ends
                 description=_("Import contacts from %s", record.filename or record.name),
                 # A second click while the first import waits enqueues nothing.
                 identity_key=f"queue_job_demo_import-{record.id}-{hashlib.sha1(record._file_bytes()).hexdigest()}",
@@ -139,7 +139,7 @@ class QueueJobDemoImport(models.Model):
             ])
             created += len(partners)
             notify_progress(start + len(chunk), total=len(good), message=_("%d contacts written", start + len(chunk)))
-        attachment = attach_result(self, "bad_rows.csv", _bad_rows_csv(bad), "text/csv") if bad else False
+        attachment = attach_result("bad_rows.csv", _bad_rows_csv(bad), "text/csv") if bad else False
         summary = _("%(created)d contacts created, %(updated)d updated, %(bad)d bad rows.",
                     created=created, updated=updated, bad=len(bad))
         self.write({

@@ -17,7 +17,11 @@ _STATE_OF_JOB = {
 
 
 class QueueJobDemoMixin(models.AbstractModel):
+    """The job's state, progress and error on the record; its "Jobs" smart
+    button and live reloads come from queue_job's ``queue.job.related.mixin``."""
+
     _name = "queue.job.demo.mixin"
+    _inherit = "queue.job.related.mixin"
     _description = "Job Queue Demo: a record followed by its job"
     _order = "id desc"
 
@@ -36,6 +40,8 @@ class QueueJobDemoMixin(models.AbstractModel):
         compute="_compute_state",
     )
     error_message = fields.Char(string="Error", compute="_compute_state")
+    progress = fields.Float(compute="_compute_state", help="Percent done, as the running job reports it.")
+    progress_message = fields.Char(compute="_compute_state")
     date_finished = fields.Datetime(readonly=True, copy=False)
     summary = fields.Char(readonly=True, copy=False, help="What the job did, in one sentence.")
 
@@ -54,7 +60,10 @@ class QueueJobDemoMixin(models.AbstractModel):
     @api.depends("job_uuid", "date_finished")
     def _compute_state(self):
         for record in self:
-            record.error_message = record.job_id.sudo().exc_message if record.job_id.sudo().state == "failed" else False
+            job = record.job_id.sudo()
+            record.error_message = job.exc_message if job.state == "failed" else False
+            record.progress = job.progress
+            record.progress_message = job.progress_message
             if record.date_finished:
                 record.state = "done"
             elif record.job_id:
@@ -116,6 +125,8 @@ class QueueJobDemoGraphMixin(models.AbstractModel):
         for record in self:
             steps = record.step_job_ids.sudo()
             states = set(steps.mapped("state"))
+            record.progress = 100.0 * len(steps.filtered(lambda job: job.state == "done")) / (len(steps) or 1)
+            record.progress_message = False
             failed = steps.filtered(lambda job: job.state == "failed")
             record.error_message = failed[:1].exc_message or False
             if record.date_finished:

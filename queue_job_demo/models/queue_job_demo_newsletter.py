@@ -66,7 +66,7 @@ class QueueJobDemoNewsletter(models.Model):
                 "subject": self.name,
                 "body_html": self.body,
                 "email_from": email_from,
-                "email_to": partner.email_formatted,
+                # One email per recipient partner (email_to as well would send it twice).
                 "recipient_ids": [(4, partner.id)],
                 "model": self._name,
                 "res_id": self.id,

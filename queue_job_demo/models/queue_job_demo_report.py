@@ -10,7 +10,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.pdf import merge_pdf
 
-from ..progress import attach_result, notify_progress, with_delay_notify
+from odoo.addons.queue_job.progress import attach_result, notify_progress
 
 REPORT = "queue_job_demo.action_report_contact_sheet"
 
@@ -40,7 +40,7 @@ class QueueJobDemoReport(models.Model):
             if not self.env["res.partner"].search_count([], limit=1):
                 raise UserError(_("There are no contacts to print: import some on the CSV import page first."))
             record.write({"date_finished": False, "summary": False, "result_attachment_id": False})
-            job = with_delay_notify(record, description=_("Render %s", record.name)).render_report()
+            job = record.with_delay(notify=True, description=_("Render %s", record.name)).render_report()
             record._follow_job(job)
         return True
 
@@ -68,7 +68,7 @@ class QueueJobDemoReport(models.Model):
             name, content, mimetype = f"{self.name}.html", b"".join(parts), "text/html"
             summary = _("%d contacts in %s: wkhtmltopdf is not installed on this server, so the report is HTML.",
                         len(partners), name)
-        self.result_attachment_id = attach_result(self, name, content, mimetype)
+        self.result_attachment_id = attach_result(name, content, mimetype)
         self._mark_finished(summary)
         return summary
 

@@ -34,8 +34,8 @@ class TestNewsletter(TransactionCase):
             # Really talk SMTP: Odoo skips it while a test runs.
             with patch.object(modules.module, "current_test", None):
                 trap.perform_enqueued_jobs()
-        self.assertEqual(sorted(str(message["To"]) for message in self.sink.messages),
-                         sorted(p.email_formatted for p in self.partners))
+        self.assertEqual(sorted(message["To"].addresses[0].addr_spec for message in self.sink.messages),
+                         sorted(self.partners.mapped("email")), "one email to each reader, no more")
         self.assertEqual({str(message["Subject"]) for message in self.sink.messages}, {"Hello readers"})
         letter.invalidate_recordset()
         self.assertEqual((letter.state, letter.sent_count, letter.failed_count), ("done", 7, 0))

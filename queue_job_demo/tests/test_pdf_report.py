@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo.exceptions import UserError
 from odoo.tests import HttpCase, tagged
 
@@ -30,8 +32,10 @@ class TestPdfReport(HttpCase):
 
     def test_without_wkhtmltopdf_the_report_is_html_and_says_so(self):
         record = self.env["queue.job.demo.report"].create({"name": "html", "contact_count": 3, "batch_size": 2})
-        record.pdf_available = False  # as computed on a server without wkhtmltopdf
-        record.with_context(queue_job__no_delay=True).render_report()
+        Report = type(self.env["ir.actions.report"])
+        with patch.object(Report, "get_wkhtmltopdf_state", return_value="install"):
+            self.assertFalse(record.pdf_available)
+            record.with_context(queue_job__no_delay=True).action_start()
         self.assertEqual(record.result_attachment_id.mimetype, "text/html")
         self.assertIn(b"Report Contact", record.result_attachment_id.raw)
         self.assertIn("wkhtmltopdf is not installed", record.summary)
