@@ -140,8 +140,8 @@ class QueueJobDemoImport(models.Model):
             created += len(partners)
             notify_progress(start + len(chunk), total=len(good), message=_("%d contacts written", start + len(chunk)))
         attachment = attach_result("bad_rows.csv", _bad_rows_csv(bad), "text/csv") if bad else False
-        summary = _("%(created)d contacts created, %(updated)d updated, %(bad)d bad rows.",
-                    created=created, updated=updated, bad=len(bad))
+        summary = _("%(created)s contacts created, %(updated)s updated, %(bad)s bad rows.",
+                    created=f"{created:,}", updated=f"{updated:,}", bad=f"{len(bad):,}")
         self.write({
             "created_count": created,
             "updated_count": updated,

@@ -63,11 +63,11 @@ class QueueJobDemoReport(models.Model):
                             message=_("%d of %d contacts rendered", start + len(batch), len(partners)))
         if as_pdf:
             name, content, mimetype = f"{self.name}.pdf", merge_pdf(parts), "application/pdf"
-            summary = _("%d contacts in %s.", len(partners), name)
+            summary = _("%(count)s contacts in %(file)s.", count=f"{len(partners):,}", file=name)
         else:
             name, content, mimetype = f"{self.name}.html", b"".join(parts), "text/html"
-            summary = _("%d contacts in %s: wkhtmltopdf is not installed on this server, so the report is HTML.",
-                        len(partners), name)
+            summary = _("%(count)s contacts in %(file)s: wkhtmltopdf is not installed on this server, "
+                        "so the report is HTML.", count=f"{len(partners):,}", file=name)
         self.result_attachment_id = attach_result(name, content, mimetype)
         self._mark_finished(summary)
         return summary

@@ -30,6 +30,7 @@ class QueueJobDemoTraffic(models.TransientModel):
     _name = "queue.job.demo.traffic"
     _description = "Job Queue Demo: traffic generator"
 
+    name = fields.Char(default=lambda self: _("Traffic generator"))
     running = fields.Boolean(compute="_compute_status")
     jobs_per_run = fields.Integer(compute="_compute_status", help="Jobs enqueued every minute.")
     waiting_count = fields.Integer(string="Waiting", compute="_compute_status")
