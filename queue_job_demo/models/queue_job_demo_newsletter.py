@@ -46,7 +46,7 @@ class QueueJobDemoNewsletter(models.Model):
                 raise UserError(_("No contact has an email address: import some on the CSV import page first."))
             record.write({"date_finished": False, "summary": False})
             chunks = [
-                record.delayable(description=_("%(subject)s: emails %(first)d-%(last)d", subject=record.name,
+                record.delayable(description=record.env._("%(subject)s: emails %(first)d-%(last)d", subject=record.name,
                                                first=start + 1, last=min(start + record.chunk_size, len(recipients)))
                                  ).send_chunk(recipients[start:start + record.chunk_size].ids)
                 for start in range(0, len(recipients), record.chunk_size)

@@ -162,12 +162,16 @@ def main(base: str, db: str, out: Path, only: list[str]) -> int:
                     browser.shot(out / f"demo_{label}_start.png")
                     browser.click(button)
                     if label in ("import", "report"):
-                        try:
-                            browser.wait(".o_statusbar_status .o_arrow_button_current[data-value=running]", timeout=60)
-                            time.sleep(3)  # a progress report or two
+                        # The form reloads itself on the job's progress messages (bus): wait for a bar that moved.
+                        moved = ("(() => { const bar = document.querySelector('div[name=progress]');"
+                                 " return !!bar && bar.offsetParent !== null && !/^\\s*0\\s*%/.test(bar.innerText); })()")
+                        deadline = time.monotonic() + 90
+                        while time.monotonic() < deadline and not browser.js(moved):
+                            time.sleep(0.5)
+                        if browser.js(moved):
                             browser.shot(out / f"demo_{label}_running.png")
-                        except TimeoutError:
-                            pass  # finished before a progress bar could be seen
+                        else:
+                            failures.append(f"{label}: the progress bar never moved on the page")
                     # The form reloads by itself when the job changes; reload too, in case a message was missed.
                     deadline = time.monotonic() + timeout
                     while True:
@@ -182,14 +186,13 @@ def main(base: str, db: str, out: Path, only: list[str]) -> int:
                 except (TimeoutError, LookupError) as exc:
                     browser.shot(out / f"demo_{label}_error.png")
                     failures.append(f"{label}: {exc}")
-            if only and "traffic" not in only:
-                return 0
-            browser.goto(f"{base}/odoo/action-queue_job_demo.queue_job_demo_traffic_action", ".o_form_view")
-            browser.click("button[name=action_switch_on]")
-            browser.wait(".o_form_view .alert-success")
-            browser.shot(out / "demo_traffic.png")
-            browser.click("button[name=action_switch_off]")
-            browser.wait("button[name=action_switch_on]")
+            if not only or "traffic" in only:
+                browser.goto(f"{base}/odoo/action-queue_job_demo.queue_job_demo_traffic_action", ".o_form_view")
+                browser.click("button[name=action_switch_on]")
+                browser.wait(".o_form_view .alert-success")
+                browser.shot(out / "demo_traffic.png")
+                browser.click("button[name=action_switch_off]")
+                browser.wait("button[name=action_switch_on]")
             failures += [f"browser error: {error}" for error in browser.errors]
         finally:
             browser.close()
