@@ -110,6 +110,11 @@ class Browser:
             raise LookupError(f"nothing to click at {selector!r}")
 
     def shot(self, path: Path) -> None:
+        # A database installed minutes ago still generates Odoo's asset bundles, and
+        # each new one broadcasts "The page is out of date"; it says nothing of the demo.
+        self.js("document.querySelectorAll('.o_notification').forEach((n) => {"
+                " if (/out of date/.test(n.innerText)) n.querySelector('.o_notification_close')?.click(); })")
+        time.sleep(0.3)
         data = self.send("Page.captureScreenshot", format="png")["data"]
         path.write_bytes(base64.b64decode(data))
 
