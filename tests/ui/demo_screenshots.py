@@ -141,7 +141,7 @@ def main(base: str, db: str, out: Path, only: list[str]) -> int:
             browser.js("document.querySelector('input[name=login]').value='admin';"
                        "document.querySelector('input[name=password]').value='admin';"
                        "document.querySelector('form.oe_login_form').submit()")
-            time.sleep(2)
+            browser.wait(".o_main_navbar")
 
             def page(action: str, model: str, name: str):
                 [record_id] = rpc.call(model, "search", [("name", "=", name)], limit=1)
