@@ -28,5 +28,8 @@
         "web.assets_backend": [
             "queue_job/static/src/job_updates/*",
         ],
+        "web.assets_tests": [
+            "queue_job/static/tests/tours/*",
+        ],
     },
 }

@@ -222,7 +222,7 @@ class SlotRunner:
                 # Cancelled, stopped or taken back while it ran: its work must not count.
                 cr.rollback()
                 return self._not_owned(uuid, cr.dbname, started)
-            self._announce_done(env, job_id, uuid)
+            self._announce_outcome(env, job_id, uuid)
             cr.commit()
         except RetryableJobError as exc:
             cr.rollback()
@@ -250,8 +250,8 @@ class SlotRunner:
         _logger.debug("job %s on %s (%s): done in %.3fs", uuid, cr.dbname, job.channel, elapsed)
         return Outcome(uuid, DONE, elapsed)
 
-    def _announce_done(self, env, job_id, uuid):
-        """Live update and end notice of a done job; a failure here does not undo the job."""
+    def _announce_outcome(self, env, job_id, uuid):
+        """Live update (and end notice) of a job's outcome; a failure here does not undo it."""
         try:
             with env.cr.savepoint():
                 done_job = env["queue.job"].browse(job_id)
@@ -259,7 +259,7 @@ class SlotRunner:
                 done_job._job_ended()
                 env.flush_all()
         except Exception:
-            _logger.exception("job %s on %s: done, but its user could not be told", uuid, env.cr.dbname)
+            _logger.exception("job %s on %s: its user could not be told how it ended", uuid, env.cr.dbname)
 
     def _watch(self, cr, row, job):
         soft = row["timeout"] or None
@@ -297,6 +297,8 @@ class SlotRunner:
             },
         )
         updated = cr.fetchone()
+        if updated is not None:
+            self._announce_outcome(api.Environment(cr, SUPERUSER_ID, {}), row["id"], row["uuid"])
         cr.commit()
         if updated is None:
             return self._not_owned(row["uuid"], cr.dbname, started)

@@ -28,35 +28,17 @@ import mimetypes
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
-import psycopg2
-
-from .engine import sql
 from .exception import JobCancelledError
+from .progress_writer import BUS_PROGRESS, MIN_WRITE_INTERVAL, Progress, ProgressWriter, progress_percent
 from .watchdog import Watch, Watchdog, _current_watch
 
 _logger = logging.getLogger(__name__)
 
-MIN_WRITE_INTERVAL = 0.25  # seconds between two progress writes of one job
 MAX_MESSAGE_LENGTH = 500
-BUS_PROGRESS = "queue_job/progress"  # bus notification type of progress and state changes
 
-__all__ = ["attach_result", "notify_progress", "progress_percent"]
-
-
-@dataclass
-class _Progress:
-    """Progress of one running job, kept on its Watch."""
-
-    done: int = 0
-    total: int | None = None
-    message: str | None = None
-    dirty: bool = False
-    written_at: float = float("-inf")
-    partner_id: int | None = None  # of the job's user, who gets the bus messages
-    records: list | None = None  # "model,id" the job runs on, where the browser shows it
+__all__ = ["BUS_PROGRESS", "attach_result", "notify_progress", "progress_percent"]
 
 
 def _whole_number(name: str, value: Any) -> int:
@@ -87,13 +69,6 @@ def _checked(done: Any, total: Any, remaining: Any, message: Any) -> tuple[int, 
     return done, total, message
 
 
-def progress_percent(done: int | None, total: int | None) -> float:
-    """0-100; 0 when the total is unknown, 100 for a total of 0."""
-    if not total:
-        return 100.0 if total == 0 and done is not None else 0.0
-    return round(100.0 * min(done or 0, total) / total, 2)
-
-
 def notify_progress(
     done: int,
     total: int | None = None,
@@ -102,87 +77,46 @@ def notify_progress(
 ) -> None:
     """Tell how far the running job is: ``done`` of ``total`` (or ``done`` and ``remaining`` more).
 
-    Cheap enough to call for every item: at most a few writes per second
-    reach the database, and the last call's values are written when the job
-    ends. Raises JobCancelledError when the job was cancelled meanwhile, and
-    ValueError for values that make no sense (negative, done > total).
+    Cheap enough to call for every item: the values are handed to a writer
+    thread, which writes them a few times per second at most; the last
+    call's values are written when the job ends. Raises JobCancelledError
+    when the job was cancelled meanwhile (as seen by the last write or by
+    the watchdog), and ValueError for values that make no sense (negative,
+    done > total).
     Outside a job run by a worker, it checks its arguments and does nothing.
     """
-    done, total, message = _checked(done, total, remaining, message)
+    # The common call checked in a few comparisons; anything else in detail.
+    if not (
+        type(done) is int
+        and 0 <= done
+        and remaining is None
+        and (total is None or (type(total) is int and done <= total))
+        and (message is None or (type(message) is str and len(message) <= MAX_MESSAGE_LENGTH))
+    ):
+        done, total, message = _checked(done, total, remaining, message)
     watchdog, watch = _current_watch()
     if watch is None:
         return
-    if watch.cancelled or watch.stopped_at is not None:
-        raise JobCancelledError()
     progress = watch.progress
     if progress is None:
-        progress = watch.progress = _Progress()
-    progress.done, progress.total, progress.message, progress.dirty = done, total, message, True
+        from odoo.modules.registry import Registry
+
+        progress = watch.progress = Progress(registry=Registry(watch.db))
+    if watch.cancelled or watch.stopped_at is not None or progress.cancelled:
+        watchdog._mark_cancelled(watch)  # seen by the job itself: no interrupt needed
+        raise JobCancelledError()
+    progress.values = (done, total, message)  # one assignment: the writer thread reads it whole
+    progress.version += 1
     now = time.monotonic()
-    if now - progress.written_at >= MIN_WRITE_INTERVAL:
-        progress.written_at = now
-        if not _write(watch, progress):
-            watchdog._mark_cancelled(watch)
-            raise JobCancelledError()
+    if now - progress.submitted_at >= MIN_WRITE_INTERVAL:
+        progress.submitted_at = now
+        ProgressWriter.get().submit(watch)
 
 
 def flush_progress(watch: Watch) -> None:
     """Write the job's last progress values, if not written yet (when the job ends)."""
-    progress = watch.progress
-    if progress is None or not progress.dirty:
-        return
-    try:
-        _write(watch, progress)
-    except Exception as exc:  # the job's outcome matters more than its last progress
-        _logger.warning("job %s on %s: last progress not written: %s", watch.uuid, watch.db, exc)
-
-
-def _write(watch: Watch, progress: _Progress) -> bool:
-    """Write the progress on a short transaction of its own; False when the job is no longer ours."""
-    from odoo import SUPERUSER_ID, api
-    from odoo.modules.registry import Registry
-
-    registry = Registry(watch.db)
-    try:
-        with registry.cursor() as cr:
-            cr.execute(sql.SET_READ_COMMITTED)
-            cr.execute(
-                sql.WRITE_PROGRESS,
-                {
-                    "id": watch.job_id,
-                    "try": watch.tries,
-                    "done": progress.done,
-                    "total": progress.total,
-                    "message": progress.message,
-                },
-            )
-            if cr.fetchone() is None:
-                return False  # cancelled, stopped or taken back
-            progress.dirty = False
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            if progress.partner_id is None:
-                cr.execute(sql.JOB_USER_AND_RECORDS, {"id": watch.job_id})
-                user_id, progress.records = cr.fetchone()
-                progress.partner_id = env["res.users"].browse(user_id).partner_id.id if user_id else 0
-            if progress.partner_id:
-                env["bus.bus"]._sendone(
-                    env["res.partner"].browse(progress.partner_id),
-                    BUS_PROGRESS,
-                    {
-                        "id": watch.job_id,
-                        "uuid": watch.uuid,
-                        "state": "started",
-                        "progress": progress_percent(progress.done, progress.total),
-                        "progress_done": progress.done,
-                        "progress_total": progress.total,
-                        "progress_message": progress.message or "",
-                        "records": progress.records or [],
-                    },
-                )
-    except psycopg2.Error as exc:
-        # Progress is a courtesy: a busy or restarting database does not fail the job.
-        _logger.info("job %s on %s: progress not written now: %s", watch.uuid, watch.db, str(exc).strip())
-    return True
+    if watch.progress is not None:
+        ProgressWriter.get().write_now(watch)
 
 
 # -- result files -------------------------------------------------------------

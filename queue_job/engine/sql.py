@@ -48,8 +48,12 @@ CREATE INDEX IF NOT EXISTS queue_job_failed_idx
 
 # The jobs of a record: ``record_refs`` holds "model,id" of the records a
 # job runs on (filled at enqueue), searched with @> / && through this index.
+# New entries wait in the index's pending list, which every lookup reads
+# whole: kept small (256 kB, not 4 MB) so a lookup stays in the milliseconds
+# while inserts are still merged in batches.
 CREATE_RECORD_REFS_INDEX = """
-CREATE INDEX IF NOT EXISTS queue_job_record_refs_idx ON queue_job USING gin (record_refs);
+CREATE INDEX IF NOT EXISTS queue_job_record_refs_idx ON queue_job USING gin (record_refs)
+    WITH (gin_pending_list_limit = 256);
 """
 
 # Counts by state of the jobs of some records, one row per (record, state).
@@ -375,7 +379,19 @@ RETURNING job_id
 """
 
 # Who gets a running job's progress in their browser, and on which records it is shown.
-JOB_USER_AND_RECORDS = "SELECT user_id, record_refs[1:50] FROM queue_job WHERE id = %(id)s"
+JOB_PARTNER_AND_RECORDS = """
+SELECT u.partner_id, q.record_refs[1:50] FROM queue_job q LEFT JOIN res_users u ON u.id = q.user_id
+ WHERE q.id = %(id)s
+"""
+
+# A message for Odoo's bus (module bus), written without the ORM: the
+# progress writer thread must not wait for the registry's lock. Same row as
+# bus.bus._sendone() writes; the NOTIFY that wakes the bus goes to the
+# database 'postgres', where Odoo's bus listens (see bus.models.bus).
+SEND_TO_BUS = f"""
+INSERT INTO bus_bus (channel, message, create_date, write_date, create_uid, write_uid)
+VALUES (%(channel)s, %(message)s, {NOW_UTC}, {NOW_UTC}, 1, 1)
+"""
 
 # The result file of a job that ends, written with its outcome.
 SET_RESULT_FILE = "UPDATE queue_job SET result_attachment_id = %(attachment_id)s WHERE id = %(id)s"

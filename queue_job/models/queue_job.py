@@ -72,6 +72,7 @@ class QueueJob(models.Model):
         "graph_uuid",
         "dependencies",
         "identity_key",
+        "record_refs",
     )
 
     uuid = fields.Char(string="UUID", readonly=True, index=True, required=True)

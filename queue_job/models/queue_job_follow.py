@@ -12,7 +12,7 @@ from odoo import _, api, exceptions, fields, models
 from ..engine import sql
 from ..engine.states import CANCELLED, DONE, FAILED
 from ..fields import RecordRefs
-from ..progress import BUS_PROGRESS, progress_percent
+from ..progress_writer import BUS_PROGRESS, progress_percent
 
 _logger = logging.getLogger(__name__)
 
@@ -188,7 +188,8 @@ class QueueJob(models.Model):
                 job.env["bus.bus"]._sendone(job.user_id.partner_id, BUS_PROGRESS, job._job_bus_payload())
 
     def _job_ended(self):
-        """After a job is done, failed, or cancelled: live update, and the end notice if asked."""
+        """After a job's run or state change (done, failed, retried later, cancelled):
+        live update, and the end notice if asked (done or failed for good only)."""
         self._job_announce_state()
         for job in self.sudo():
             if job.notify and job.state in (DONE, FAILED) and job.user_id.queue_job_notify:
@@ -251,5 +252,10 @@ class QueueJob(models.Model):
     def write(self, vals):
         result = super().write(vals)
         if vals.get("state") in (DONE, FAILED, CANCELLED):
-            self._job_ended()
+            # Telling the user must never undo (or fail) the change of state.
+            try:
+                with self.env.cr.savepoint():
+                    self._job_ended()
+            except Exception:
+                _logger.exception("jobs %s: state changed, but their users could not be told", self.mapped("uuid"))
         return result

@@ -19,3 +19,4 @@ from . import test_result_files
 from . import test_notify
 from . import test_jobs_of_record
 from . import test_job_status
+from . import test_job_form_ui

@@ -4,7 +4,7 @@ import json
 import time
 from unittest import mock
 
-from odoo.addons.queue_job import progress
+from odoo.addons.queue_job import progress, progress_writer
 from odoo.addons.queue_job import watchdog as watchdog_module
 from odoo.addons.queue_job.exception import JobCancelledError
 from odoo.addons.queue_job.progress import notify_progress, progress_percent
@@ -52,11 +52,14 @@ class TestProgressInAJob(CommittedJobsCase):
         def job(partner):
             partner.write({"ref": "rolled back"})
             notify_progress(1, total=10)
-            # Another session sees the progress while the job runs.
-            with registry.cursor() as cr:
-                cr.execute("SELECT p.done, p.total FROM queue_job_progress p JOIN queue_job q ON q.id = p.job_id"
-                           " WHERE q.uuid = %s", (partner.env.context["job_uuid"],))
-                seen_meanwhile.append(cr.fetchone())
+            # Another session sees the progress while the job runs (written by the writer thread).
+            deadline = time.monotonic() + 10
+            while not seen_meanwhile and time.monotonic() < deadline:
+                with registry.cursor() as cr:
+                    cr.execute("SELECT p.done, p.total FROM queue_job_progress p JOIN queue_job q"
+                               " ON q.id = p.job_id WHERE q.uuid = %s", (partner.env.context["job_uuid"],))
+                    seen_meanwhile.extend(cr.fetchall())
+                time.sleep(0.02)
             notify_progress(3, total=10, message="three of ten")  # throttled: written at the end
             raise ValueError("the job breaks after its progress")
 
@@ -92,13 +95,32 @@ class TestProgressInAJob(CommittedJobsCase):
             self.assertEqual(mine[-1]["progress"], 100.0)
             messages.unlink()
 
+    def test_a_job_retried_later_is_announced_and_nobody_is_told_it_ended(self):
+        from odoo.addons.queue_job.exception import RetryableJobError
+
+        def job(partner):
+            raise RetryableJobError("remote busy", seconds=60)
+
+        self.job_code(job)
+        uuid, _partner = self.enqueue(notify=True)
+        self.assertEqual(self.run_job(uuid), "pending")
+        with self.committed_env() as env:
+            root = env.ref("base.partner_root")
+            channel = json.dumps([env.cr.dbname, "res.partner", root.id], separators=(",", ":"))
+            payloads = [json.loads(m.message) for m in env["bus.bus"].search([("channel", "=", channel)])]
+            states = [p["payload"]["state"] for p in payloads
+                      if p["type"] == progress.BUS_PROGRESS and p["payload"]["uuid"] == uuid]
+            self.assertEqual(states, ["pending"])
+            self.assertFalse([p for p in payloads if p["type"] == "queue_job/notice"
+                              and p["payload"]["uuid"] == uuid], "a retry is not the end")
+
     def test_many_calls_make_few_writes_and_the_last_values_are_written(self):
         writes = []
-        real_write = progress._write
+        real_write = progress_writer._write
 
-        def counting_write(watch, state):
-            writes.append(state.done)
-            return real_write(watch, state)
+        def counting_write(watch, state, values):
+            writes.append(values[0])
+            return real_write(watch, state, values)
 
         elapsed = []
 
@@ -110,10 +132,10 @@ class TestProgressInAJob(CommittedJobsCase):
 
         self.job_code(job)
         uuid, _partner = self.enqueue()
-        with mock.patch.object(progress, "_write", counting_write):
+        with mock.patch.object(progress_writer, "_write", counting_write):
             self.assertEqual(self.run_job(uuid), "done")
         # One write when it starts, at most one per interval, one at the end.
-        allowed = 2 + int(elapsed[0] / progress.MIN_WRITE_INTERVAL) + 1
+        allowed = 2 + int(elapsed[0] / progress_writer.MIN_WRITE_INTERVAL) + 1
         self.assertLessEqual(len(writes), allowed, f"{len(writes)} writes in {elapsed[0]:.3f}s")
         self.assertLess(len(writes), 100)
         self.assertEqual(writes[-1], 20000)
@@ -127,15 +149,19 @@ class TestProgressInAJob(CommittedJobsCase):
         def job(partner):
             partner.write({"ref": "rolled back"})
             notify_progress(1, total=3)
+            time.sleep(0.3)  # the watchdog's look at the start of the job is over
             with registry.cursor() as cr:  # cancelled by someone else meanwhile
                 cr.execute("UPDATE queue_job SET state = 'cancelled' WHERE uuid = %s",
                            (partner.env.context["job_uuid"],))
-            time.sleep(progress.MIN_WRITE_INTERVAL + 0.05)
-            try:
-                notify_progress(2, total=3)
-            except JobCancelledError:
-                raised_by_notify.append(True)
-                raise
+            # The next writes find the job cancelled; the call after that raises.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    notify_progress(2, total=3)
+                except JobCancelledError:
+                    raised_by_notify.append(True)
+                    raise
+                time.sleep(0.05)
             partner.write({"ref": "went on"})
 
         self.job_code(job)

@@ -19,6 +19,7 @@ PROTECTED = {
     "graph_uuid": "forged",
     "dependencies": {},
     "date_created": "2020-01-01 00:00:00",
+    "record_refs": ["res.users,2"],  # would list the job among another record's jobs
 }
 
 
