@@ -79,7 +79,9 @@ class QueueJobDemoAiCall(models.Model):
         try:
             answer = response.json()["completion"]
         except (ValueError, KeyError, TypeError):
-            raise FailedJobError(_("The model's answer is not JSON with a \"completion\": %s", response.text[:200])) from None
+            raise FailedJobError(
+                _("The model's answer is not JSON with a \"completion\": %s", response.text[:200])
+            ) from None
         self.answer = answer
         self._mark_finished(_("Answered in %d characters.", len(answer)))
         return answer

@@ -237,6 +237,7 @@ def _sample_csv(rows: int) -> str:
         city, country = cities[n % len(cities)]
         name, email = f"Demo Contact {n:05d}", f"contact{n:05d}@example.com"
         if n % 500 == 0:
-            name, email, country = [("", email, country), (name, "not-an-email", country), (name, email, "XX")][n // 500 % 3]
+            flaws = [("", email, country), (name, "not-an-email", country), (name, email, "XX")]
+            name, email, country = flaws[n // 500 % 3]
         writer.writerow([f"demo_contact_{n:05d}", name, email, f"+32 2 555 {n:05d}", city, country])
     return out.getvalue()

@@ -24,7 +24,9 @@ class QueueJobDemoNewsletter(models.Model):
     body = fields.Html(default=lambda self: _("<p>Hello,</p><p>this newsletter was sent by a background job.</p>"))
     recipient_count = fields.Integer(string="Recipients", default=200, help="Contacts with an email, oldest first.")
     chunk_size = fields.Integer(default=50, help="Emails per job.")
-    mail_ids = fields.One2many("mail.mail", "res_id", domain=[("model", "=", "queue.job.demo.newsletter")], readonly=True)
+    mail_ids = fields.One2many(
+        "mail.mail", "res_id", domain=[("model", "=", "queue.job.demo.newsletter")], readonly=True
+    )
     sent_count = fields.Integer(string="Sent", compute="_compute_mail_counts")
     failed_count = fields.Integer(string="Refused", compute="_compute_mail_counts")
 
@@ -41,7 +43,9 @@ class QueueJobDemoNewsletter(models.Model):
 
     def action_start(self):
         for record in self:
-            recipients = self.env["res.partner"].search([("email", "!=", False)], order="id", limit=record.recipient_count)
+            recipients = self.env["res.partner"].search(
+                [("email", "!=", False)], order="id", limit=record.recipient_count
+            )
             if not recipients:
                 raise UserError(_("No contact has an email address: import some on the CSV import page first."))
             record.write({"date_finished": False, "summary": False})

@@ -81,7 +81,9 @@ class QueueJobDemoTraffic(models.TransientModel):
             eta = rng.randint(30, 600) if rng.random() < 0.2 else None
             self.browse().with_delay(
                 priority=priority, eta=eta, description=label % rng.randint(1, 9999), max_retries=3,
-            ).simulate_work(outcome, round(rng.uniform(0.1, 1.5), 2), (datetime.now() + timedelta(seconds=20)).isoformat())
+            ).simulate_work(
+                outcome, round(rng.uniform(0.1, 1.5), 2), (datetime.now() + timedelta(seconds=20)).isoformat()
+            )
         return count
 
     def simulate_work(self, outcome: str, seconds: float, busy_until: str) -> str:

@@ -15,7 +15,8 @@ class _Session(socketserver.StreamRequestHandler):
             elif verb == "DATA":
                 self._say("354 end with <CRLF>.<CRLF>")
                 data = b"".join(iter(lambda: self.rfile.readline(), b".\r\n"))
-                self.server.messages.append(message_from_bytes(data.replace(b"\r\n..", b"\r\n."), policy=policy.default))
+                message = message_from_bytes(data.replace(b"\r\n..", b"\r\n."), policy=policy.default)
+                self.server.messages.append(message)
                 self._say("250 queued")
             elif verb == "QUIT":
                 self._say("221 bye")

@@ -98,8 +98,9 @@ class TestAiCall(TransactionCase):
         settings = self.env["res.config.settings"].create({"queue_job_demo_ai_endpoint": "ftp://nope"})
         with self.assertRaisesRegex(UserError, "http:// or https://"):
             settings.execute()
-        self.env["res.config.settings"].create({"queue_job_demo_ai_endpoint": "http://127.0.0.1:9/v1/complete"}).execute()
-        self.assertEqual(self.env["ir.config_parameter"].get_param(ENDPOINT_PARAM), "http://127.0.0.1:9/v1/complete")
+        endpoint = "http://127.0.0.1:9/v1/complete"
+        self.env["res.config.settings"].create({"queue_job_demo_ai_endpoint": endpoint}).execute()
+        self.assertEqual(self.env["ir.config_parameter"].get_param(ENDPOINT_PARAM), endpoint)
 
     def test_stub_listens_on_loopback_only(self):
         self.assertEqual(self.stub.server_address[0], "127.0.0.1")

@@ -16,7 +16,9 @@ HEADER = "external_id,name,email,phone,city,country_code\n"
 @tagged("post_install", "-at_install")
 class TestCsvImport(TransactionCase):
     def _import(self, content: bytes, **values):
-        return self.env["queue.job.demo.import"].create({"name": "test", "file": base64.b64encode(content), "filename": "t.csv", **values})
+        return self.env["queue.job.demo.import"].create(
+            {"name": "test", "file": base64.b64encode(content), "filename": "t.csv", **values}
+        )
 
     def _partners(self):
         return self.env["res.partner"].search([("email", "=like", "%@example.test")])

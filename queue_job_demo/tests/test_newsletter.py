@@ -25,7 +25,9 @@ class TestNewsletter(TransactionCase):
             [{"name": f"Reader {n}", "email": f"reader{n}@example.test"} for n in range(7)])
 
     def test_chunks_on_the_throttled_channel_are_sent_through_the_mail_queue(self):
-        letter = self.env["queue.job.demo.newsletter"].create({"name": "Hello readers", "recipient_count": 7, "chunk_size": 3})
+        letter = self.env["queue.job.demo.newsletter"].create(
+            {"name": "Hello readers", "recipient_count": 7, "chunk_size": 3}
+        )
         with trap_jobs() as trap:
             letter.action_start()
             chunks = [job for job in trap.enqueued_jobs if job.method_name == "send_chunk"]

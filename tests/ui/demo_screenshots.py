@@ -80,7 +80,8 @@ class Browser:
             if message.get("method") == "Runtime.exceptionThrown":
                 self.errors.append(message["params"]["exceptionDetails"].get("text", "?"))
             if message.get("method") == "Runtime.consoleAPICalled" and message["params"]["type"] == "error":
-                self.errors.append(" ".join(str(a.get("value", a.get("description"))) for a in message["params"]["args"]))
+                args = message["params"]["args"]
+                self.errors.append(" ".join(str(a.get("value", a.get("description"))) for a in args))
             if message.get("id") == call_id:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
@@ -152,7 +153,8 @@ def main(base: str, db: str, out: Path, only: list[str]) -> int:
                  "button[name=action_start]", ".o_form_view .alert-success", 600),
                 ("report", "queue_job_demo_report_action", "queue.job.demo.report", "Contact sheet",
                  "button[name=action_start]", ".o_form_view .alert-success", 600),
-                ("workflow", "queue_job_demo_workflow_action", "queue.job.demo.workflow", "Workflow with a failing step",
+                ("workflow", "queue_job_demo_workflow_action", "queue.job.demo.workflow",
+                 "Workflow with a failing step",
                  "button[name=action_start]", ".o_form_view .alert-danger", 300),
                 ("ai_call", "queue_job_demo_ai_call_action", "queue.job.demo.ai.call", "Why a job queue?",
                  "button[name=action_start]", ".o_form_view div[name=answer]", 300),
@@ -169,7 +171,8 @@ def main(base: str, db: str, out: Path, only: list[str]) -> int:
                     if label in ("import", "report"):
                         # The form reloads itself on the job's progress messages (bus): wait for a bar that moved.
                         moved = ("(() => { const bar = document.querySelector('div[name=progress]');"
-                                 " return !!bar && bar.offsetParent !== null && !/^\\s*0\\s*%/.test(bar.innerText); })()")
+                                 " return !!bar && bar.offsetParent !== null"
+                                 " && !/^\\s*0\\s*%/.test(bar.innerText); })()")
                         deadline = time.monotonic() + 90
                         while time.monotonic() < deadline and not browser.js(moved):
                             time.sleep(0.5)
