@@ -67,7 +67,7 @@ if __name__ == "__main__" and (_missing := missing_test_dependencies()):
 
 from tests.harness.odoo_setup import HOW_TO_GET_ODOO, odoo_importable, odoo_unavailable_reason  # noqa: E402
 
-ODOO_MODULES = ["queue_job", "queue_job_cron", "queue_job_monitor", "queue_job_probe"]
+ODOO_MODULES = ["queue_job", "queue_job_cron", "queue_job_monitor", "queue_job_demo", "queue_job_probe"]
 OCA_ENV = "QUEUE_JOB_OCA_PATH"  # OCA's queue repository, for tests/oca and tests/upgrade
 
 

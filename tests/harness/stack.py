@@ -44,6 +44,9 @@ _logger = logging.getLogger("tests.harness.stack")
 
 DB_NAME = "queue_job_demo"
 OPTIONAL_ADDONS = ("queue_job_demo", "queue_job_monitor")
+# The capacities of queue_job_demo's channels (its data creates the channels):
+# AI calls one at a time, newsletter chunks at least 2 s apart.
+DEMO_CHANNELS = "root:2,root.demo:2,root.demo.ai:1,root.demo.newsletter:1:throttle=2,root.demo.traffic:1"
 
 
 def _has_manifest(module: str) -> bool:
@@ -69,7 +72,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     # queue_job_monitor server-wide: its /queue_job/metrics and /health answer before a database is chosen.
     parser.add_argument("--server-wide-modules", default="base,web,queue_job,queue_job_monitor",
                         help="server_wide_modules (default: %(default)s)")
-    parser.add_argument("--demo", action="store_true", help="load Odoo demo data")
+    parser.add_argument("--demo", action=argparse.BooleanOptionalAction, default=None,
+                        help="load demo data (default: yes when queue_job_demo is installed, so its pages are populated)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directories on exit")
     parser.add_argument("--log-level", default="info", help="Odoo log_level (default: %(default)s)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging for the harness itself")
@@ -90,6 +94,7 @@ def _banner(server: OdooServer, cluster: PgCluster, args: argparse.Namespace, mo
         "  Login:       admin / admin",
         f"  Database:    {args.db} (modules: {', '.join(modules)})",
         f"  Workers:     {args.workers}, server-wide modules: {','.join(server_wide)}",
+        *([f"  Channels:    {args.channels}"] if args.channels else []),
         f"  Odoo log:    {server.log_path}",
         f"  Odoo conf:   {server.conf_path}",
         f"  PostgreSQL:  psql \"host={cluster.host} port={cluster.port} user={cluster.user} "
@@ -119,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # log a critical error; drop it so the stack is still usable.
         _logger.warning("server-wide module(s) %s not found in %s, not loading them", absent, addons_dirs)
         server_wide = [m for m in server_wide if m not in absent]
+    with_demo_addon = "queue_job_demo" in modules
+    demo = with_demo_addon if args.demo is None else args.demo
+    args.channels = args.channels or (DEMO_CHANNELS if with_demo_addon else None)
     sections = {"queue_job": {"channels": args.channels}} if args.channels else None
 
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
@@ -127,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         cluster.start()
         _logger.info("installing %s into %s (a bare base install takes ~20s)", ",".join(modules), args.db)
-        result = init_database(cluster, args.db, modules, demo=args.demo,
+        result = init_database(cluster, args.db, modules, demo=demo,
                                server_wide_modules=server_wide, sections=sections)
         for record in result.problems:
             _logger.warning("install log: %s", record.first_line)
