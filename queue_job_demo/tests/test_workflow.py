@@ -46,21 +46,25 @@ class TestWorkflow(TransactionCase):
         record.invalidate_recordset()
         self.assertEqual(record.state, "done")
 
-    def test_failed_step_waits_for_a_fix_then_the_workflow_goes_on(self):
+    def test_failed_step_cancels_the_rest_until_fixed_then_the_workflow_goes_on(self):
         record = self._workflow("broken")
         record.action_start()
         run_pending_jobs(self.env, [("graph_uuid", "=", record.graph_uuid)])
         record.invalidate_recordset()
         self.assertEqual(record.state, "failed")
         self.assertIn("phone directory refused", record.error_message)
+        # The steps after a failed one are cancelled, saying why...
         summary = record.step_job_ids.filtered(lambda job: job.method_name == "step_summary")
-        self.assertEqual(summary.state, "wait_dependencies")
+        self.assertEqual(summary.state, "cancelled")
+        self.assertIn("failed", summary.result)
         failed = record.step_job_ids.filtered(lambda job: job.state == "failed")
         action = failed.open_related_action()
         self.assertEqual((action["res_model"], action["res_id"]), (record._name, record.id))
 
         record.failure_mode = "none"
         record.action_retry_failed()
+        # ... and wait again once the failed step is retried.
+        self.assertEqual(summary.state, "wait_dependencies")
         run_pending_jobs(self.env, [("graph_uuid", "=", record.graph_uuid)])
         record.invalidate_recordset()
         self.assertEqual(record.state, "done")
