@@ -16,6 +16,7 @@ import random
 import threading
 import time
 import traceback
+from collections import defaultdict
 from dataclasses import dataclass
 
 import psycopg2
@@ -26,7 +27,7 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.sql_db import connection_info_for
 
 from .engine import codec, sql
-from . import fields
+from . import fields, progress_writer
 from .engine.states import CANCELLED, DONE, FAILED, STARTED
 from .exception import FailedJobError, JobTimeoutError, RetryableJobError
 from .job import Job
@@ -128,6 +129,7 @@ class SlotRunner:
     def run(self, first_uuid):
         """Run the claimed job, then the next ones of the slot's channels; one connection throughout."""
         outcomes = []
+        self._quietly_ended = []
         deadline = time.monotonic() + self.budget
         # Not ``with registry.cursor()``: its exit commits, which fails on a
         # connection that died under the job (database restarted) and that
@@ -162,6 +164,7 @@ class SlotRunner:
                     {"id": row["id"], "channels": self.channels, "pid": self.pid},
                 )
         finally:
+            self._announce_ended(cr)
             if self._release_all(cr):
                 cr.close()
             # else its connection is closed: the pool drops it at the next borrow.
@@ -220,7 +223,12 @@ class SlotRunner:
                 # Cancelled, stopped or taken back while it ran: its work must not count.
                 cr.rollback()
                 return self._not_owned(uuid, cr.dbname, started)
-            self._announce_outcome(env, job_id, uuid)
+            if row["notify"] or watch.progress is not None or job.result_attachment:
+                self._announce_outcome(env, job_id, uuid)
+            else:
+                # Told with the slot's other jobs, one bus message per user:
+                # a message per job would cost more than the job itself.
+                self._quietly_ended.append(job_id)
             cr.commit()
         except RetryableJobError as exc:
             cr.rollback()
@@ -248,6 +256,29 @@ class SlotRunner:
         elapsed = time.monotonic() - started
         _logger.debug("job %s on %s (%s): done in %.3fs", uuid, cr.dbname, job.channel, elapsed)
         return Outcome(uuid, DONE, elapsed)
+
+    def _announce_ended(self, cr):
+        """Live update of the slot's jobs that ended without progress or notice: one bus message per user."""
+        ids, self._quietly_ended = self._quietly_ended, []
+        if not ids or cr._cnx.closed:
+            return
+        try:
+            cr.rollback()
+            cr.execute(sql.ENDED_JOBS_AUDIENCE, {"ids": ids})
+            jobs_of = defaultdict(list)
+            for job_id, uuid, state, partner_id, refs in cr.fetchall():
+                jobs_of[partner_id].append({"id": job_id, "uuid": uuid, "state": state, "records": refs or []})
+            channels = [progress_writer.send_jobs_ended(cr, partner_id, jobs) for partner_id, jobs in jobs_of.items()]
+            cr.commit()
+        except psycopg2.Error as exc:
+            # A live update is a courtesy: the jobs' outcomes are committed already.
+            _logger.info("%s: jobs ended but their users could not be told live: %s", cr.dbname, str(exc).strip())
+            return
+        if channels:
+            try:
+                progress_writer.wake_bus(*channels)
+            except psycopg2.Error as exc:
+                _logger.info("%s: could not wake the bus: %s", cr.dbname, str(exc).strip())
 
     def _announce_outcome(self, env, job_id, uuid):
         """Live update (and end notice) of a job's outcome; a failure here does not undo it."""

@@ -166,10 +166,25 @@ def _send_to_bus(cr, watch: Watch, progress: Progress, done, total, message):
     return channel
 
 
-def _wake_bus(channel) -> None:
+def send_jobs_ended(cr, partner_id: int, jobs: list[dict]):
+    """One bus message telling a user that these jobs of theirs ended; its channel."""
+    from odoo.addons.bus.models.bus import json_dump
+
+    channel = (cr.dbname, "res.partner", partner_id)
+    cr.execute(
+        sql.SEND_TO_BUS,
+        {"channel": json_dump(channel), "message": json_dump({"type": BUS_PROGRESS, "payload": {"jobs": jobs}})},
+    )
+    return channel
+
+
+def _wake_bus(*channels) -> None:
     from odoo.addons.bus.models.bus import ODOO_NOTIFY_FUNCTION, json_dump
     from odoo.sql_db import db_connect
     from odoo.tools import SQL
 
     with db_connect("postgres").cursor() as cr:
-        cr.execute(SQL("SELECT %s('imbus', %s)", SQL.identifier(ODOO_NOTIFY_FUNCTION), json_dump([channel])))
+        cr.execute(SQL("SELECT %s('imbus', %s)", SQL.identifier(ODOO_NOTIFY_FUNCTION), json_dump(list(channels))))
+
+
+wake_bus = _wake_bus

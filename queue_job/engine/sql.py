@@ -431,7 +431,7 @@ JOB_ROW_COLUMNS = (
     "id", "uuid", "retry", "max_retries", "model_name", "method_name", "records", "args", "kwargs",
     "user_id", "company_id", "channel", "priority", "eta", "name", "identity_key", "graph_uuid",
     "dependencies", "date_created", "date_enqueued", "date_started", "timeout", "hard_timeout",
-    "job_batch_id",
+    "job_batch_id", "notify",
 )  # fmt: skip
 
 _STARTED_RETURNING = f"""
@@ -543,6 +543,14 @@ SELECT u.partner_id, q.record_refs[1:50] FROM queue_job q LEFT JOIN res_users u 
 SEND_TO_BUS = f"""
 INSERT INTO bus_bus (channel, message, create_date, write_date, create_uid, write_uid)
 VALUES (%(channel)s, %(message)s, {NOW_UTC}, {NOW_UTC}, 1, 1)
+"""
+
+# Whom to tell, in one bus message each, that the jobs a worker's slot ran
+# have ended (jobs without progress or end notice: see executor.SlotRunner).
+ENDED_JOBS_AUDIENCE = """
+SELECT q.id, q.uuid, q.state, u.partner_id, q.record_refs[1:50]
+  FROM queue_job q JOIN res_users u ON u.id = q.user_id
+ WHERE q.id = ANY(%(ids)s) AND u.partner_id IS NOT NULL
 """
 
 # The result file of a job that ends, written with its outcome.

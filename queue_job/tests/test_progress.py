@@ -95,6 +95,26 @@ class TestProgressInAJob(CommittedJobsCase):
             self.assertEqual(mine[-1]["progress"], 100.0)
             messages.unlink()
 
+    def test_a_plain_job_is_announced_with_its_slot_in_one_message(self):
+        def job(partner):
+            partner.ref = "plain"
+
+        self.job_code(job)
+        uuid, _partner = self.enqueue()
+        self.assertEqual(self.run_job(uuid), "done")
+        with self.committed_env() as env:
+            partner = env.ref("base.partner_root")
+            channel = json.dumps([env.cr.dbname, "res.partner", partner.id], separators=(",", ":"))
+            messages = env["bus.bus"].search([("channel", "=", channel)])
+            payloads = [json.loads(message.message) for message in messages]
+            batches = [p["payload"]["jobs"] for p in payloads
+                       if p["type"] == progress.BUS_PROGRESS and "jobs" in p["payload"]]
+            mine = [job for jobs in batches for job in jobs if job["uuid"] == uuid]
+            self.assertEqual([job["state"] for job in mine], ["done"])
+            self.assertFalse([p for p in payloads if p["type"] == progress.BUS_PROGRESS
+                              and p["payload"].get("uuid") == uuid], "no message of its own")
+            messages.unlink()
+
     def test_a_job_retried_later_is_announced_and_nobody_is_told_it_ended(self):
         from odoo.addons.queue_job.exception import RetryableJobError
 

@@ -95,6 +95,7 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "WRITE_PROGRESS": {"id", "try", "done", "total", "message"},
     "JOB_PARTNER_AND_RECORDS": {"id"},
     "SEND_TO_BUS": {"channel", "message"},
+    "ENDED_JOBS_AUDIENCE": {"ids"},
     "SET_RESULT_FILE": {"id", "attachment_id"},
     "CREATE_RECORD_REFS_INDEX": set(),
     "JOB_COUNTS_OF_RECORDS": {"refs", "user_id"},

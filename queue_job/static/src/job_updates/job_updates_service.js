@@ -15,7 +15,10 @@ export const jobUpdatesService = {
     dependencies: ["bus_service", "notification"],
     start(env, { bus_service, notification }) {
         bus_service.subscribe("queue_job/progress", (payload) => {
-            env.bus.trigger(JOB_UPDATE_EVENT, payload);
+            // One job, or the jobs a worker's slot ended ({jobs: [...]}).
+            for (const job of payload.jobs || [payload]) {
+                env.bus.trigger(JOB_UPDATE_EVENT, job);
+            }
         });
         bus_service.subscribe("queue_job/notice", (payload) => {
             const buttons = [];

@@ -43,6 +43,12 @@ class QueueJobProbe(models.Model):
         self.runs += 1
         return f"touched {self.name} ({tag})"
 
+    @api.model
+    def job_scheduled(self, seconds=0.0, tag="scheduled"):
+        """A model-level job, as recurring schedules call them: work a while, then record a run"""
+        probe = self.search([("name", "=", "scheduled")], limit=1) or self.create({"name": "scheduled"})
+        return probe.job_sleep(seconds, tag)
+
     def job_sleep(self, seconds, tag="sleep"):
         """Work for a while (in short steps, as Python code does), then record a run"""
         deadline = time.monotonic() + seconds
