@@ -269,7 +269,8 @@ class SlotRunner:
             for job_id, uuid, state, partner_id, refs in cr.fetchall():
                 jobs_of[partner_id].append({"id": job_id, "uuid": uuid, "state": state, "records": refs or []})
             channels = [progress_writer.send_jobs_ended(cr, partner_id, jobs) for partner_id, jobs in jobs_of.items()]
-            cr.commit()
+            if channels:
+                cr.commit()
         except psycopg2.Error as exc:
             # A live update is a courtesy: the jobs' outcomes are committed already.
             _logger.info("%s: jobs ended but their users could not be told live: %s", cr.dbname, str(exc).strip())

@@ -546,11 +546,15 @@ VALUES (%(channel)s, %(message)s, {NOW_UTC}, {NOW_UTC}, 1, 1)
 """
 
 # Whom to tell, in one bus message each, that the jobs a worker's slot ran
-# have ended (jobs without progress or end notice: see executor.SlotRunner).
-ENDED_JOBS_AUDIENCE = """
+# have ended (jobs without progress or end notice: see executor.SlotRunner):
+# only users with Odoo open (their browser polled the bus lately), so that
+# jobs nobody watches cost no bus message at all.
+ENDED_JOBS_AUDIENCE = f"""
 SELECT q.id, q.uuid, q.state, u.partner_id, q.record_refs[1:50]
   FROM queue_job q JOIN res_users u ON u.id = q.user_id
  WHERE q.id = ANY(%(ids)s) AND u.partner_id IS NOT NULL
+   AND EXISTS (SELECT 1 FROM bus_presence p
+                WHERE p.user_id = q.user_id AND p.last_poll > {NOW_UTC} - interval '2 minutes')
 """
 
 # The result file of a job that ends, written with its outcome.

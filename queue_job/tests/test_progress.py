@@ -4,6 +4,7 @@ import json
 import time
 from unittest import mock
 
+from odoo import fields
 from odoo.addons.queue_job import progress, progress_writer
 from odoo.addons.queue_job import watchdog as watchdog_module
 from odoo.addons.queue_job.exception import JobCancelledError
@@ -100,6 +101,15 @@ class TestProgressInAJob(CommittedJobsCase):
             partner.ref = "plain"
 
         self.job_code(job)
+        with self.committed_env() as env:
+            user_id = env.ref("base.partner_root").with_context(active_test=False).user_ids[:1].id
+        self._forget_presence(user_id)
+        self.addCleanup(self._forget_presence, user_id)
+        # Nobody has Odoo open: no message at all.
+        unseen, _partner = self.enqueue()
+        self.assertEqual(self.run_job(unseen), "done")
+        with self.committed_env() as env:
+            env["bus.presence"].create({"user_id": user_id, "last_poll": fields.Datetime.now()})
         uuid, _partner = self.enqueue()
         self.assertEqual(self.run_job(uuid), "done")
         with self.committed_env() as env:
@@ -111,9 +121,14 @@ class TestProgressInAJob(CommittedJobsCase):
                        if p["type"] == progress.BUS_PROGRESS and "jobs" in p["payload"]]
             mine = [job for jobs in batches for job in jobs if job["uuid"] == uuid]
             self.assertEqual([job["state"] for job in mine], ["done"])
+            self.assertFalse([job for jobs in batches for job in jobs if job["uuid"] == unseen])
             self.assertFalse([p for p in payloads if p["type"] == progress.BUS_PROGRESS
                               and p["payload"].get("uuid") == uuid], "no message of its own")
             messages.unlink()
+
+    def _forget_presence(self, user_id):
+        with self.committed_env() as env:
+            env["bus.presence"].search([("user_id", "=", user_id)]).unlink()
 
     def test_a_job_retried_later_is_announced_and_nobody_is_told_it_ended(self):
         from odoo.addons.queue_job.exception import RetryableJobError
