@@ -9,7 +9,7 @@ counters folded, pending jobs half ready, half scheduled), then times, best
 and median of --repeat runs:
 
 - one dashboard payload (``queue.job.monitor.dashboard_data``'s statements);
-- one metrics scrape (``exposition.render``);
+- one metrics scrape (``fold_counters`` when no fold is under way, then ``exposition.render``);
 - one minute snapshot (fold + ``channel_figures`` + minute counts);
 - the counting triggers' cost on the queue's own writes: one INSERT of
   10,000 jobs and 2,000 single-row UPDATEs (pending -> started -> done),
@@ -122,7 +122,7 @@ def main() -> int:
         timed("  function figures 1 h", lambda: figures.function_figures(cr, "1h"), args.repeat)
         timed("  function figures 7 d", lambda: figures.function_figures(cr, "7d"), args.repeat)
         timed("  runner state", lambda: figures.runner_state(cr), args.repeat)
-        timed("metrics scrape", lambda: exposition.render(cr), args.repeat)
+        timed("metrics scrape", lambda: (figures.fold_counters(cr, wait=False), exposition.render(cr)), args.repeat)
         timed("minute snapshot (fold + figures)", snapshot, args.repeat)
 
         # The queue's own writes, run inside PostgreSQL (no client round trips

@@ -69,7 +69,7 @@ def _histogram(w: _Writer, name: str, help_text: str, series: dict) -> None:
 def render(cr, silent_after: float = figures.DEFAULT_SILENT_AFTER) -> str:
     """The whole scrape of the database ``cr`` is connected to."""
     w = _Writer(cr.dbname)
-    channels = figures.channel_figures(cr)
+    channels = figures.channel_depths(cr)
     runner = figures.runner_state(cr, silent_after, channels)
     stuck = figures.stuck_started(cr)
 

@@ -76,15 +76,17 @@ def channel_settings(cr, names) -> dict[str, dict]:
     return settings
 
 
+def channel_depths(cr) -> list[dict]:
+    """Jobs of each channel by state, its oldest ready job and its settings: what a scrape shows.
+
+    Reads only the jobs not finished, never the done ones.
+    """
+    return _channel_rows(cr, _depth_rows(cr))
+
+
 def channel_figures(cr) -> list[dict]:
     """Depth, flow, latency and failures of each channel that has jobs or had some in the hour."""
-    rows: dict[str, dict] = defaultdict(dict)
-    cr.execute(sql.CHANNEL_DEPTH)
-    for channel, enqueued, started, ready, scheduled, waiting, failed, oldest in cr.fetchall():
-        rows[channel].update(
-            running=enqueued + started, started=started, ready=ready, scheduled=scheduled,
-            waiting=waiting, failed=failed, oldest_ready_age=float(oldest) if oldest is not None else None,
-        )  # fmt: skip
+    rows = _depth_rows(cr)
     cr.execute(sql.CHANNEL_FLOW_LAST_HOUR)
     for channel, done_5m, done_1h, wait_p50, wait_p95, run_p50, run_p95 in cr.fetchall():
         rows[channel].update(
@@ -99,6 +101,22 @@ def channel_figures(cr) -> list[dict]:
             done_1h_count=done, failed_1h=failed, retried_1h=retried or 0,
             failure_rate_1h=_rate(failed, done + failed),
         )  # fmt: skip
+    return _channel_rows(cr, rows)
+
+
+def _depth_rows(cr) -> dict[str, dict]:
+    rows: dict[str, dict] = defaultdict(dict)
+    cr.execute(sql.CHANNEL_DEPTH)
+    for channel, enqueued, started, ready, scheduled, waiting, failed, oldest in cr.fetchall():
+        rows[channel].update(
+            running=enqueued + started, started=started, ready=ready, scheduled=scheduled,
+            waiting=waiting, failed=failed, oldest_ready_age=float(oldest) if oldest is not None else None,
+        )  # fmt: skip
+    return rows
+
+
+def _channel_rows(cr, rows: dict[str, dict]) -> list[dict]:
+    """One row per channel known (configured, stored or with jobs), every figure defaulted."""
     settings = channel_settings(cr, rows)
     result = []
     for channel in sorted(settings):
@@ -221,8 +239,16 @@ def counter_totals(cr) -> list[tuple]:
     return cr.fetchall()
 
 
-def fold_counters(cr) -> None:
+def fold_counters(cr, wait: bool = True) -> bool:
+    """Move the committed deltas into the counts; False when another fold held the lock and ``wait`` is off."""
+    if wait:
+        cr.execute(sql.FOLD_LOCK)
+    else:
+        cr.execute(sql.TRY_FOLD_LOCK)
+        if not cr.fetchone()[0]:
+            return False
     cr.execute(sql.FOLD_DELTAS)
+    return True
 
 
 def now(cr) -> datetime.datetime:

@@ -13,9 +13,12 @@ channel and function: a bulk enqueue writes a handful of rows). State changes
 are counted per row, behind a WHEN clause that PostgreSQL checks without
 calling the function: the queue changes one job per statement (start, done,
 retry), where a statement trigger with transition tables cost about four
-times as much (measured: 0.10-0.13 ms against 0.025 ms per UPDATE). The minute cron moves those rows (DELETE ... RETURNING, which
-only sees committed ones) into per-minute counts and into running totals.
-Readers add the rows not yet moved.
+times as much (measured: 0.10-0.13 ms against 0.025 ms per UPDATE). The
+function runs once per try, when the try ends: the wait of a try (ready to
+started) is counted then, with its outcome, so starting a job costs nothing.
+The minute cron and each metrics scrape move those rows (DELETE ...
+RETURNING, which only sees committed ones) into per-minute counts and into
+running totals, one fold at a time. Readers add the rows not yet moved.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from odoo.addons.queue_job.engine.sql import NOW_UTC, RUNNER_LOCK_NS
 # falls in the first bucket whose bound is >= the value (Prometheus "le");
 # bucket len(HISTOGRAM_BOUNDS) is +Inf.
 HISTOGRAM_BOUNDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+
+# Advisory locks of the monitor: (MONITOR_LOCK_NS, 0) serialises the folds.
+MONITOR_LOCK_NS = 0x5159_4A4D  # "QYJM"
 
 # Kinds counted by the triggers.
 COUNTER_KINDS = ("enqueued", "done", "failed", "retried", "cancelled")
@@ -44,7 +50,7 @@ def _le_bucket(expression: str) -> str:
 
 # Of the row a trigger sees (GREATEST ignores NULLs: a job finished by hand counts 0 s).
 _RUN_SECONDS = "GREATEST(COALESCE(NEW.exec_time, EXTRACT(EPOCH FROM NEW.date_done - NEW.date_started)), 0)"
-_WAIT_SECONDS = "GREATEST(EXTRACT(EPOCH FROM NEW.date_started - GREATEST(NEW.date_created, NEW.eta)), 0)"
+_WAIT_SECONDS = "GREATEST(EXTRACT(EPOCH FROM OLD.date_started - GREATEST(OLD.date_created, OLD.eta)), 0)"
 
 # -- schema (run by the monitor's init(), idempotent) ----------------------
 
@@ -92,20 +98,30 @@ $$ LANGUAGE plpgsql;
 CREATE OR REPLACE FUNCTION queue_job_monitor_count_update() RETURNS trigger AS $$
 DECLARE
     func varchar := COALESCE(NEW.channel_method_name, '');
-    secs float8;
+    outcome varchar := CASE WHEN NEW.state = 'pending' THEN 'retried' ELSE NEW.state END;
+    ran float8;
+    waited float8;
 BEGIN
+    IF OLD.state = 'started' THEN
+        -- The try ends: its wait is counted now, from its own start and eta
+        -- (a retry clears date_started and moves the eta).
+        waited := {_WAIT_SECONDS};
+    END IF;
     IF NEW.state = 'done' THEN
-        secs := {_RUN_SECONDS};
+        ran := {_RUN_SECONDS};
+        IF waited IS NULL THEN
+            INSERT INTO queue_job_monitor_delta (channel, func, kind, bucket, n, seconds)
+            VALUES (NEW.channel, func, 'done', 0, 1, 0), (NEW.channel, func, 'run', {_le_bucket("ran")}, 1, ran);
+        ELSE
+            INSERT INTO queue_job_monitor_delta (channel, func, kind, bucket, n, seconds)
+            VALUES (NEW.channel, func, 'done', 0, 1, 0), (NEW.channel, func, 'run', {_le_bucket("ran")}, 1, ran),
+                   (NEW.channel, func, 'wait', {_le_bucket("waited")}, 1, waited);
+        END IF;
+    ELSIF waited IS NULL THEN
+        INSERT INTO queue_job_monitor_delta (channel, func, kind, n) VALUES (NEW.channel, func, outcome, 1);
+    ELSE
         INSERT INTO queue_job_monitor_delta (channel, func, kind, bucket, n, seconds)
-        VALUES (NEW.channel, func, 'done', 0, 1, 0), (NEW.channel, func, 'run', {_le_bucket("secs")}, 1, secs);
-    ELSIF NEW.state = 'started' THEN
-        secs := {_WAIT_SECONDS};
-        INSERT INTO queue_job_monitor_delta (channel, func, kind, bucket, n, seconds)
-        VALUES (NEW.channel, func, 'wait', {_le_bucket("secs")}, 1, secs);
-    ELSIF NEW.state IN ('failed', 'cancelled') THEN
-        INSERT INTO queue_job_monitor_delta (channel, func, kind, n) VALUES (NEW.channel, func, NEW.state, 1);
-    ELSIF OLD.state = 'started' AND NEW.state = 'pending' THEN
-        INSERT INTO queue_job_monitor_delta (channel, func, kind, n) VALUES (NEW.channel, func, 'retried', 1);
+        VALUES (NEW.channel, func, outcome, 0, 1, 0), (NEW.channel, func, 'wait', {_le_bucket("waited")}, 1, waited);
     END IF;
     RETURN NULL;
 END;
@@ -118,7 +134,8 @@ CREATE TRIGGER queue_job_monitor_count_insert AFTER INSERT ON queue_job
     FOR EACH STATEMENT EXECUTE FUNCTION queue_job_monitor_count_insert();
 CREATE TRIGGER queue_job_monitor_count_update AFTER UPDATE OF state ON queue_job
     FOR EACH ROW
-    WHEN (OLD.state IS DISTINCT FROM NEW.state AND NEW.state <> 'enqueued')
+    WHEN (OLD.state IS DISTINCT FROM NEW.state
+          AND (NEW.state IN ('done', 'failed', 'cancelled') OR (OLD.state = 'started' AND NEW.state = 'pending')))
     EXECUTE FUNCTION queue_job_monitor_count_update();
 """
 
@@ -130,6 +147,11 @@ DROP FUNCTION IF EXISTS queue_job_monitor_count_update();
 """
 
 # -- counters --------------------------------------------------------------
+
+# One fold at a time: two folds upserting the same counts in different
+# orders could deadlock. The cron waits for it; a scrape skips the fold.
+FOLD_LOCK = f"SELECT pg_advisory_xact_lock({MONITOR_LOCK_NS}, 0)"
+TRY_FOLD_LOCK = f"SELECT pg_try_advisory_xact_lock({MONITOR_LOCK_NS}, 0)"
 
 # Moves the committed deltas into per-minute counts and running totals, in
 # one statement: a delta is either still in the delta table or in both.
@@ -288,12 +310,18 @@ SELECT a.pid, host(a.client_addr), a.client_hostname, a.application_name,
 """
 
 # The runner's last hand-over of a job to a worker: date_enqueued of the jobs
-# running now or done in the last hour (both served by partial indexes).
+# running now or done lately (both served by partial indexes). Among the done
+# ones, reading the last 1,000 to finish is enough: a job that finished after
+# the last one handed over was already running when it was handed over, and
+# no queue runs 1,000 jobs at once. (Reading every job done in the hour made
+# a scrape during a fast drain read tens of thousands of rows.)
 LAST_DISPATCH = f"""
 SELECT GREATEST(
     (SELECT max(date_enqueued) FROM queue_job WHERE state IN ('enqueued', 'started')),
-    (SELECT max(date_enqueued) FROM queue_job
-      WHERE state = 'done' AND date_done >= {NOW_UTC} - interval '1 hour'))
+    (SELECT max(date_enqueued)
+       FROM (SELECT date_enqueued FROM queue_job
+              WHERE state = 'done' AND date_done >= {NOW_UTC} - interval '1 hour' AND date_enqueued IS NOT NULL
+              ORDER BY date_done DESC LIMIT 1000) AS latest))
 """
 
 IN_FLIGHT_AND_READY = f"""

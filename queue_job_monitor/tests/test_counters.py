@@ -32,6 +32,25 @@ class TestCounters(MonitorCase):
         self.assertEqual(totals[("root.c", "run:3")], 2)
         self.assertEqual(totals[("root.c", "wait:0")], 5)
 
+    def test_a_try_is_counted_when_it_ends_with_its_own_wait(self):
+        job = self.insert_job("pending", "root.w", created_ago=60, eta_in=-10)
+        self.set_state([job], "started", started_ago=0)
+        self.assertNotIn(("root.w", "wait:7"), self.totals(), "a running try is counted when it ends")
+        # A retry moves the eta ahead and clears date_started, as the queue's
+        # own statement does: the try's wait (10 s, bucket "le 10") is kept.
+        self.env.cr.execute(
+            "UPDATE queue_job SET state = 'pending', date_started = NULL,"
+            " eta = (now() AT TIME ZONE 'UTC') + interval '1 minute' WHERE id = %s",
+            (job,),
+        )
+        totals = self.totals()
+        self.assertEqual((totals.get(("root.w", "retried")), totals.get(("root.w", "wait:7"))), (1, 1))
+        # Set done by hand while pending: done, 0 s of run, no wait.
+        self.set_state([job], "done")
+        totals = self.totals()
+        self.assertEqual((totals.get(("root.w", "done")), totals.get(("root.w", "run:0"))), (1, 1))
+        self.assertEqual(sum(n for (channel, kind), n in totals.items() if kind.startswith("wait:")), 1)
+
     def test_totals_survive_fold_and_vacuum(self):
         jobs = [self.insert_job("started", "root.v", started_ago=1) for _ in range(3)]
         self.set_state(jobs, "done", done_ago=0, exec_time=1)

@@ -112,6 +112,21 @@ class TestEndpoints(HttpCase):
         self.assertEqual(families["odoo_queue_job_finished"].type, "counter")
         self.assertEqual(families["odoo_queue_job_run_seconds"].type, "histogram")
 
+    def test_a_scrape_folds_the_deltas_and_totals_stay(self):
+        for _ in range(3):
+            self.env["queue.job"].with_delay(channel="root.folded")._test_job()
+        self.env["queue.job"].flush_model()
+        db = self.env.cr.dbname
+        sample = f'odoo_queue_job_enqueued_total{{db="{db}",channel="root.folded",function="<queue.job>._test_job"}} 3\n'
+        with self.with_token():
+            first = self.get("/queue_job/metrics", token=TOKEN).text
+            self.env.cr.execute("SELECT count(*) FROM queue_job_monitor_delta")
+            left = self.env.cr.fetchone()[0]
+            second = self.get("/queue_job/metrics", token=TOKEN).text
+        self.assertEqual(left, 0, "the scrape moved the deltas into the totals")
+        self.assertIn(sample, first)
+        self.assertIn(sample, second)
+
     def test_health_without_runner_is_503(self):
         response = self.get("/queue_job/health")
         self.assertEqual(response.status_code, 503)
