@@ -85,6 +85,24 @@ def _cursor(registry):
             yield cr
 
 
+def _read(db, read, *, bearer, what, unavailable):
+    """``(registry, read(cr, silent_after))`` on the request's database, after the bearer check.
+
+    ``bearer``: the token the request must carry, or None for no check.
+    Raises _Refused with the response to send: 4xx for the token or the
+    database, 503 ``unavailable`` when PostgreSQL does not answer.
+    """
+    try:
+        if bearer is not None:
+            _check_bearer(bearer)
+        registry = _database(db)
+        with _cursor(registry) as cr:
+            return registry, read(cr, _silent_after(cr))
+    except psycopg2.Error as exc:
+        _logger.warning("%s of %s could not be read: %s", what, db, exc)
+        raise _Refused(503, unavailable) from None
+
+
 def _silent_after(cr):
     cr.execute("SELECT value FROM ir_config_parameter WHERE key = 'queue_job_monitor.runner_silent_after'")
     row = cr.fetchone()
@@ -102,15 +120,10 @@ class MonitorController(http.Controller):
         if not token:
             return _plain("Not Found", 404)
         try:
-            _check_bearer(token)
-            registry = _database(db)
-            with _cursor(registry) as cr:
-                text = exposition.render(cr, _silent_after(cr))
+            _registry, text = _read(db, exposition.render, bearer=token, what="metrics",
+                                    unavailable="Database unavailable")
         except _Refused as refused:
             return refused.response
-        except psycopg2.Error as exc:
-            _logger.warning("metrics of %s could not be read: %s", db, exc)
-            return _plain("Database unavailable", 503)
         return http.Response(text, content_type=exposition.CONTENT_TYPE)
 
     @http.route("/queue_job/health", type="http", auth="none", methods=["GET"], csrf=False, save_session=False,
@@ -119,19 +132,13 @@ class MonitorController(http.Controller):
         """200 "ok" when the database answers and a live runner leads it, else 503."""
         token = _configured_token()
         detailed = bool(http.request.httprequest.headers.get("Authorization"))
+        if detailed and not token:
+            return _plain("Forbidden: no metrics token is configured", 403)
         try:
-            if detailed:
-                if not token:
-                    raise _Refused(403, "Forbidden: no metrics token is configured")
-                _check_bearer(token)
-            registry = _database(db)
-            with _cursor(registry) as cr:
-                runner = figures.runner_state(cr, _silent_after(cr))
+            registry, runner = _read(db, figures.runner_state, bearer=token if detailed else None, what="health",
+                                     unavailable="unavailable")
         except _Refused as refused:
             return refused.response
-        except psycopg2.Error as exc:
-            _logger.warning("health of %s could not be read: %s", db, exc)
-            return _plain("unavailable", 503)
         healthy = runner["leader"] is not None and not runner["silent"]
         status = 200 if healthy else 503
         if not detailed:
