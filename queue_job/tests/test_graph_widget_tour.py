@@ -5,54 +5,12 @@ Screenshots: with ``QUEUE_JOB_SCREENSHOT_DIR`` set, the tours save
 1280x800; without it they run the same steps and save nothing.
 """
 
-import base64
-import logging
-import os
-from pathlib import Path
-from unittest import mock
-
-from odoo.tests.common import ChromeBrowser, HttpCase, tagged
+from odoo.tests.common import HttpCase, tagged
 
 from odoo.addons.queue_job.delay import chain, group
 from odoo.addons.queue_job.job import Job
 
-_logger = logging.getLogger(__name__)
-
-SCREENSHOT_SIGNAL = "queue_job_graph_screenshot:"
-_console = ChromeBrowser._handle_console
-
-
-def _handle_console(browser, type, args=None, stackTrace=None, **kw):  # noqa: A002 (Chrome's name)
-    """Answers the tours' screenshot steps, then lets Odoo handle the message."""
-    text = str(browser._from_remoteobject(args[0])) if args else ""
-    if type == "log" and text.startswith(SCREENSHOT_SIGNAL):
-        _answer_screenshot(browser, text[len(SCREENSHOT_SIGNAL) :])
-    return _console(browser, type, args=args, stackTrace=stackTrace, **kw)
-
-
-def _answer_screenshot(browser, name: str) -> None:
-    def mark_taken(_future=None):
-        browser._websocket_send(
-            "Runtime.evaluate",
-            params={"expression": f"document.body.classList.add('o_queue_job_screenshot_{name}')"},
-        )
-
-    directory = os.environ.get("QUEUE_JOB_SCREENSHOT_DIR")
-    if not directory:
-        mark_taken()
-        return
-
-    def save(future):
-        try:
-            path = Path(directory) / f"{name}.png"
-            path.write_bytes(base64.b64decode(future.result()["data"]))
-            _logger.info("screenshot of the job graph saved in %s", path)
-        finally:
-            mark_taken()
-
-    browser._websocket_send("Page.captureScreenshot", params={"format": "png"}, with_future=True).add_done_callback(
-        save
-    )
+from .tour_screenshots import answering_screenshots
 
 
 @tagged("post_install", "-at_install")
@@ -71,7 +29,7 @@ class TestGraphWidgetTour(HttpCase):
         return self.env["queue.job"].search([("uuid", "=", delayable._generated_job.uuid)])
 
     def _start_tour(self, job, tour):
-        with mock.patch.object(ChromeBrowser, "_handle_console", _handle_console):
+        with answering_screenshots("queue_job_graph_screenshot:", "o_queue_job_screenshot_"):
             self.start_tour(f"/odoo/action-queue_job.action_queue_job/{job.id}", tour, login="admin", timeout=180)
 
     def test_small_graph(self):

@@ -85,10 +85,7 @@ class TestProgressInAJob(CommittedJobsCase):
         uuid, _partner = self.enqueue()
         self.assertEqual(self.run_job(uuid), "done")
         with self.committed_env() as env:
-            partner = env.ref("base.partner_root")
-            channel = json.dumps([env.cr.dbname, "res.partner", partner.id], separators=(",", ":"))
-            messages = env["bus.bus"].search([("channel", "=", channel)])
-            payloads = [json.loads(message.message) for message in messages]
+            messages, payloads = self._bus_of_root(env)
             mine = [p["payload"] for p in payloads if p["type"] == progress.BUS_PROGRESS
                     and p["payload"].get("uuid") == uuid]
             self.assertIn(50.0, [p["progress"] for p in mine], "the progress while running")
@@ -113,10 +110,7 @@ class TestProgressInAJob(CommittedJobsCase):
         uuid, _partner = self.enqueue()
         self.assertEqual(self.run_job(uuid), "done")
         with self.committed_env() as env:
-            partner = env.ref("base.partner_root")
-            channel = json.dumps([env.cr.dbname, "res.partner", partner.id], separators=(",", ":"))
-            messages = env["bus.bus"].search([("channel", "=", channel)])
-            payloads = [json.loads(message.message) for message in messages]
+            messages, payloads = self._bus_of_root(env)
             batches = [p["payload"]["jobs"] for p in payloads
                        if p["type"] == progress.BUS_PROGRESS and "jobs" in p["payload"]]
             mine = [job for jobs in batches for job in jobs if job["uuid"] == uuid]
@@ -125,6 +119,13 @@ class TestProgressInAJob(CommittedJobsCase):
             self.assertFalse([p for p in payloads if p["type"] == progress.BUS_PROGRESS
                               and p["payload"].get("uuid") == uuid], "no message of its own")
             messages.unlink()
+
+    def _bus_of_root(self, env):
+        """The bus messages to the superuser's partner (these tests enqueue as the superuser), and their contents."""
+        partner = env.ref("base.partner_root")
+        channel = json.dumps([env.cr.dbname, "res.partner", partner.id], separators=(",", ":"))
+        messages = env["bus.bus"].search([("channel", "=", channel)])
+        return messages, [json.loads(message.message) for message in messages]
 
     def _forget_presence(self, user_id):
         with self.committed_env() as env:
@@ -140,9 +141,7 @@ class TestProgressInAJob(CommittedJobsCase):
         uuid, _partner = self.enqueue(notify=True)
         self.assertEqual(self.run_job(uuid), "pending")
         with self.committed_env() as env:
-            root = env.ref("base.partner_root")
-            channel = json.dumps([env.cr.dbname, "res.partner", root.id], separators=(",", ":"))
-            payloads = [json.loads(m.message) for m in env["bus.bus"].search([("channel", "=", channel)])]
+            _messages, payloads = self._bus_of_root(env)
             states = [p["payload"]["state"] for p in payloads
                       if p["type"] == progress.BUS_PROGRESS and p["payload"].get("uuid") == uuid]
             self.assertEqual(states, ["pending"])

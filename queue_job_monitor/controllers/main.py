@@ -75,7 +75,7 @@ def _database(db):
 
 
 @contextlib.contextmanager
-def _cursor(registry, readonly=True):
+def _cursor(registry, readonly):
     """The request's own cursor when Odoo already opened this database, else a new one."""
     request = http.request
     if request.db == registry.db_name and getattr(request, "env", None) is not None:
@@ -83,6 +83,24 @@ def _cursor(registry, readonly=True):
     else:
         with registry.cursor(readonly=readonly) as cr:
             yield cr
+
+
+def _read(db, read, *, bearer, what, unavailable, readonly=True):
+    """``(registry, read(cr, silent_after))`` on the request's database, after the bearer check.
+
+    ``bearer``: the token the request must carry, or None for no check.
+    Raises _Refused with the response to send: 4xx for the token or the
+    database, 503 ``unavailable`` when PostgreSQL does not answer.
+    """
+    try:
+        if bearer is not None:
+            _check_bearer(bearer)
+        registry = _database(db)
+        with _cursor(registry, readonly) as cr:
+            return registry, read(cr, _silent_after(cr))
+    except psycopg2.Error as exc:
+        _logger.warning("%s of %s could not be read: %s", what, db, exc)
+        raise _Refused(503, unavailable) from None
 
 
 def _silent_after(cr):
@@ -94,11 +112,19 @@ def _silent_after(cr):
         return figures.DEFAULT_SILENT_AFTER
 
 
+def _scrape(cr, silent_after):
+    """Fold the counters' deltas (unless a fold is under way), then the whole scrape.
+
+    After the fold, a scrape reads a few hundred totals rather than every
+    state change since the minute cron last ran, however fast the queue
+    drains and however late the cron is.
+    """
+    figures.fold_counters(cr, wait=False)
+    return exposition.render(cr, silent_after)
+
+
 class MonitorController(http.Controller):
-    # Not read-only: a scrape first folds the counters' deltas (unless a fold
-    # is under way), so it reads a few hundred totals rather than every state
-    # change since the last minute cron, however fast the queue drains and
-    # however late the cron runs.
+    # Not read-only: the scrape folds the counters first.
     @http.route("/queue_job/metrics", type="http", auth="none", methods=["GET"], csrf=False, save_session=False,
                 readonly=False)
     def metrics(self, db=None, **_params):
@@ -106,16 +132,10 @@ class MonitorController(http.Controller):
         if not token:
             return _plain("Not Found", 404)
         try:
-            _check_bearer(token)
-            registry = _database(db)
-            with _cursor(registry, readonly=False) as cr:
-                figures.fold_counters(cr, wait=False)
-                text = exposition.render(cr, _silent_after(cr))
+            _registry, text = _read(db, _scrape, bearer=token, what="metrics", unavailable="Database unavailable",
+                                    readonly=False)
         except _Refused as refused:
             return refused.response
-        except psycopg2.Error as exc:
-            _logger.warning("metrics of %s could not be read: %s", db, exc)
-            return _plain("Database unavailable", 503)
         return http.Response(text, content_type=exposition.CONTENT_TYPE)
 
     @http.route("/queue_job/health", type="http", auth="none", methods=["GET"], csrf=False, save_session=False,
@@ -124,19 +144,13 @@ class MonitorController(http.Controller):
         """200 "ok" when the database answers and a live runner leads it, else 503."""
         token = _configured_token()
         detailed = bool(http.request.httprequest.headers.get("Authorization"))
+        if detailed and not token:
+            return _plain("Forbidden: no metrics token is configured", 403)
         try:
-            if detailed:
-                if not token:
-                    raise _Refused(403, "Forbidden: no metrics token is configured")
-                _check_bearer(token)
-            registry = _database(db)
-            with _cursor(registry) as cr:
-                runner = figures.runner_state(cr, _silent_after(cr))
+            registry, runner = _read(db, figures.runner_state, bearer=token if detailed else None, what="health",
+                                     unavailable="unavailable")
         except _Refused as refused:
             return refused.response
-        except psycopg2.Error as exc:
-            _logger.warning("health of %s could not be read: %s", db, exc)
-            return _plain("unavailable", 503)
         healthy = runner["leader"] is not None and not runner["silent"]
         status = 200 if healthy else 503
         if not detailed:

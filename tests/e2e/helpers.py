@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ if str(REPO_ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 from harness.odoo_logs import parse_log  # noqa: E402
+from harness.odoo_oneshot import init_database  # noqa: E402
 from harness.odoo_rpc import OdooRpc  # noqa: E402
 from harness.odoo_server import OdooServer  # noqa: E402
 from harness.odoo_setup import _odoo_env, default_addons_path, odoo_bin_cmd  # noqa: E402
@@ -66,6 +68,40 @@ def addons_path() -> list[str]:
             paths.append(str(wanted.resolve()))
     return paths
 
+
+
+@contextmanager
+def own_stack(
+    db: str,
+    modules: Iterable[str],
+    *,
+    name: str,
+    sections: dict[str, dict[str, Any]],
+    server_wide_modules: tuple[str, ...] | None = None,
+    demo: bool = False,
+    ready_timeout: float = 60,
+) -> Iterator[tuple[PgCluster, OdooServer]]:
+    """A cluster, a database with ``modules`` and a prefork server whose runner is ready.
+
+    For a test module that needs other modules or settings than the shared
+    stack of conftest.py. ``server_wide_modules``, when given, serves both
+    the install and the server; else each keeps its own default.
+    """
+    wide = {"server_wide_modules": server_wide_modules} if server_wide_modules else {}
+    cluster = PgCluster(fast=True, password=secrets.token_hex(16), auth="scram-sha-256")
+    cluster.start()
+    server = None
+    try:
+        result = init_database(cluster, db, tuple(modules), addons_path=addons_path(), demo=demo, **wide)
+        assert not result.errors, "\n".join(map(str, result.errors))
+        server = OdooServer(cluster, db, workers=2, addons_path=addons_path(), sections=sections, name=name, **wide)
+        server.start()
+        server.wait_for_log(re.escape(f"queue job runner ready for db {db}"), timeout=ready_timeout)
+        yield cluster, server
+    finally:
+        if server:
+            server.stop()
+        cluster.close()
 
 # --------------------------------------------------------------------- waiting
 def wait_for(

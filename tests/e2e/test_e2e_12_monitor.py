@@ -9,19 +9,15 @@ resolves once.
 
 from __future__ import annotations
 
-import re
 import secrets
 import signal
 import time
 
 import pytest
 import requests
-from harness.odoo_oneshot import init_database
 from harness.odoo_rpc import OdooRpc
-from harness.odoo_server import OdooServer
-from harness.pgcluster import PgCluster
 
-from .helpers import addons_path, wait_for
+from .helpers import own_stack, wait_for
 
 prometheus_parser = pytest.importorskip("prometheus_client.parser")
 
@@ -33,25 +29,12 @@ SERVER_WIDE = ("base", "web", "queue_job", "queue_job_monitor")
 
 @pytest.fixture(scope="module")
 def live():
-    cluster = PgCluster(fast=True, password=secrets.token_hex(16), auth="scram-sha-256")
-    cluster.start()
-    server = None
-    try:
-        result = init_database(cluster, DB, MODULES, addons_path=addons_path(), server_wide_modules=SERVER_WIDE)
-        assert not result.errors, "\n".join(map(str, result.errors))
-        server = OdooServer(cluster, DB, workers=2, server_wide_modules=SERVER_WIDE, addons_path=addons_path(),
-                            sections={"queue_job": {"channels": "root:2,root.probe:1", "heal_interval": 1,
-                                                    "metrics_token": TOKEN}},
-                            name="monitor-e2e")  # fmt: skip
-        server.start()
-        server.wait_for_log(re.escape(f"queue job runner ready for db {DB}"), timeout=60)
+    sections = {"queue_job": {"channels": "root:2,root.probe:1", "heal_interval": 1, "metrics_token": TOKEN}}
+    with own_stack(DB, MODULES, name="monitor-e2e", sections=sections, server_wide_modules=SERVER_WIDE) as stack:
+        cluster, server = stack
         conn = cluster.connect(DB, autocommit=True)
         yield server, OdooRpc(server.url, DB, "admin", "admin"), conn
         conn.close()
-    finally:
-        if server:
-            server.stop()
-        cluster.close()
 
 
 def query(conn, statement, params=None):

@@ -12,17 +12,12 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import re
-import secrets
 from pathlib import Path
 
 import pytest
-from harness.odoo_oneshot import init_database
 from harness.odoo_rpc import OdooRpc
-from harness.odoo_server import OdooServer
-from harness.pgcluster import PgCluster
 
-from .helpers import addons_path, wait_for
+from .helpers import own_stack, wait_for
 
 DB = "qj_demo_e2e"
 DEMO = Path(__file__).resolve().parents[2] / "queue_job_demo"
@@ -44,22 +39,9 @@ SmtpSink = _load(DEMO / "tests" / "smtp_sink.py").SmtpSink
 
 @pytest.fixture(scope="module")
 def live():
-    cluster = PgCluster(fast=True, password=secrets.token_hex(16), auth="scram-sha-256")
-    cluster.start()
-    server = None
-    try:
-        result = init_database(cluster, DB, MODULES, addons_path=addons_path(), demo=True)
-        assert not result.errors, "\n".join(map(str, result.errors))
-        server = OdooServer(cluster, DB, workers=2, addons_path=addons_path(),
-                            sections={"queue_job": {"channels": CHANNELS, "heal_interval": 1}},
-                            name="demo-e2e")  # fmt: skip
-        server.start()
-        server.wait_for_log(re.escape(f"queue job runner ready for db {DB}"), timeout=120)
+    sections = {"queue_job": {"channels": CHANNELS, "heal_interval": 1}}
+    with own_stack(DB, MODULES, name="demo-e2e", sections=sections, demo=True, ready_timeout=120) as (_cluster, server):
         yield OdooRpc(server.url, DB, "admin", "admin")
-    finally:
-        if server:
-            server.stop()
-        cluster.close()
 
 
 def finished(rpc, model, record_id, timeout=180):
