@@ -84,6 +84,10 @@ class Browser:
         result = self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
         return result.get("result", {}).get("value")
 
+    def read_events(self) -> None:
+        """Take in what the page logged or threw since the last call (only read while a call waits)."""
+        self.send("Runtime.evaluate", expression="0")
+
     def goto(self, url: str, wait_for: str) -> None:
         self.send("Page.navigate", url=url)
         self.wait(wait_for)
