@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ if str(REPO_ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 from harness.odoo_logs import parse_log  # noqa: E402
+from harness.odoo_oneshot import init_database  # noqa: E402
 from harness.odoo_rpc import OdooRpc  # noqa: E402
 from harness.odoo_server import OdooServer  # noqa: E402
 from harness.odoo_setup import _odoo_env, default_addons_path, odoo_bin_cmd  # noqa: E402
@@ -95,6 +97,33 @@ def job_uuid_from_rpc(value: Any) -> str:
     match = _JOB_REPR.fullmatch(str(value))
     assert match, f"expected a Job from the RPC call, got {value!r}"
     return match.group(1)
+
+
+# ------------------------------------------------------ a stack of one's own
+@contextmanager
+def own_stack(db: str, modules: Iterable[str], *, name: str, ready_timeout: float = 120,
+              demo: bool = False, **server_options: Any) -> Iterator[OdooServer]:
+    """A cluster, ``db`` with ``modules`` installed and a server whose runner is ready; all gone on exit.
+
+    For a test module whose stack differs from the session's (other addons,
+    a threaded server); ``server_options`` go to OdooServer.
+    """
+    cluster = PgCluster(fast=True, password=secrets.token_hex(16), auth="scram-sha-256")
+    cluster.start()
+    server = None
+    try:
+        wide = server_options.get("server_wide_modules", ("base", "web"))
+        result = init_database(cluster, db, tuple(modules), addons_path=addons_path(), demo=demo,
+                               server_wide_modules=wide)
+        assert not result.errors, "\n".join(map(str, result.errors))
+        server = OdooServer(cluster, db, addons_path=addons_path(), name=name, **server_options)
+        server.start()
+        server.wait_for_log(re.escape(f"queue job runner ready for db {db}"), timeout=ready_timeout)
+        yield server
+    finally:
+        if server:
+            server.stop()
+        cluster.close()
 
 
 # ----------------------------------------------------------------------- stack

@@ -26,20 +26,15 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
-import secrets
 import time
 from pathlib import Path
 
 import pytest
 import requests
-from harness.odoo_oneshot import init_database
 from harness.odoo_rpc import OdooRpc
-from harness.odoo_server import OdooServer
-from harness.pgcluster import PgCluster
 from ui.browser import Browser
 
-from .helpers import addons_path, wait_for
+from .helpers import own_stack, wait_for
 
 pytestmark = pytest.mark.odoo
 
@@ -56,23 +51,10 @@ MID_RUN = ("(() => { const bar = document.querySelector('div[name=progress] .o_p
 
 @pytest.fixture(scope="module")
 def live():
-    cluster = PgCluster(fast=True, password=secrets.token_hex(16), auth="scram-sha-256")
-    cluster.start()
-    server = None
-    try:
-        result = init_database(cluster, DB, ("queue_job", "queue_job_demo"), addons_path=addons_path())
-        assert not result.errors, "\n".join(map(str, result.errors))
-        server = OdooServer(cluster, DB, workers=0, addons_path=addons_path(),
-                            sections={"queue_job": {"channels": "root:2,root.demo:2"}}, name="demo-live")
-        server.start()
-        server.wait_for_log(re.escape(f"queue job runner ready for db {DB}"), timeout=120)
-        rpc = OdooRpc(server.url, DB, "admin", "admin")
-        rpc.call("ir.config_parameter", "set_param", "queue_job_demo.step_delay", STEP_DELAY)
+    with own_stack(DB, ("queue_job", "queue_job_demo"), name="demo-live", workers=0,
+                   sections={"queue_job": {"channels": "root:2,root.demo:2"}}) as server:
+        OdooRpc(server.url, DB).call("ir.config_parameter", "set_param", "queue_job_demo.step_delay", STEP_DELAY)
         yield server
-    finally:
-        if server:
-            server.stop()
-        cluster.close()
 
 
 def run_tour(base: str, shots: Path | None) -> Browser:

@@ -32,7 +32,8 @@ class Browser:
     """One headless Chromium tab; ``errors`` holds what the page threw or logged as an error."""
 
     def __init__(self) -> None:
-        self.profile = tempfile.TemporaryDirectory()
+        # Chromium's helper processes may still write to the profile as it is removed.
+        self.profile = tempfile.TemporaryDirectory(ignore_cleanup_errors=True)
         self.process = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
              f"--user-data-dir={self.profile.name}", f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
