@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import re
+import time
 
 from odoo import _, fields, models
 from odoo.exceptions import UserError
@@ -122,6 +123,7 @@ class QueueJobDemoImport(models.Model):
         Partner = self.env["res.partner"]
         existing = self._existing_partners([values["external_id"] for values in good])
         created = updated = 0
+        step_delay = self._step_delay()
         for start in range(0, len(good), self.chunk_size):
             chunk = good[start:start + self.chunk_size]
             new = [values for values in chunk if values["external_id"] not in existing]
@@ -139,6 +141,8 @@ class QueueJobDemoImport(models.Model):
             ])
             created += len(partners)
             notify_progress(start + len(chunk), total=len(good), message=_("%d contacts written", start + len(chunk)))
+            if step_delay:
+                time.sleep(step_delay)
         attachment = attach_result("bad_rows.csv", _bad_rows_csv(bad), "text/csv") if bad else False
         summary = _("%(created)s contacts created, %(updated)s updated, %(bad)s bad rows.",
                     created=f"{created:,}", updated=f"{updated:,}", bad=f"{len(bad):,}")

@@ -1,8 +1,15 @@
 """What every demo page shares: a record that knows the job working for it."""
 
+import time
+
 from odoo import _, api, exceptions, fields, models
 
 from odoo.addons.queue_job.job import Job
+
+# Seconds a job waits after each chunk, to watch its progress move (a demo
+# on a fast machine, a browser test); 0, no wait, unless a system parameter says so.
+STEP_DELAY_PARAM = "queue_job_demo.step_delay"
+MAX_STEP_DELAY = 5.0
 
 # The page's own words for the job's states.
 _STATE_OF_JOB = {
@@ -75,6 +82,14 @@ class QueueJobDemoMixin(models.AbstractModel):
         """Remember the job a ``with_delay()`` call returned (nothing in no-delay mode)."""
         if isinstance(job, Job):
             self.job_uuid = job.uuid
+
+    def _step_delay(self) -> float:
+        """The wait after each chunk the system parameter asks for (0 by default, at most 5 s)."""
+        value = self.env["ir.config_parameter"].sudo().get_param(STEP_DELAY_PARAM) or 0
+        try:
+            return min(max(float(value), 0.0), MAX_STEP_DELAY)
+        except ValueError:
+            return 0.0
 
     def _mark_finished(self, summary: str) -> None:
         self.write({"date_finished": fields.Datetime.now(), "summary": summary})

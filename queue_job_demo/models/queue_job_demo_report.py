@@ -6,6 +6,8 @@ after each batch. Where wkhtmltopdf is not installed, the job renders HTML
 instead and the page says so.
 """
 
+import time
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.pdf import merge_pdf
@@ -51,6 +53,7 @@ class QueueJobDemoReport(models.Model):
         Report = self.env["ir.actions.report"]
         as_pdf = self.pdf_available
         parts = []
+        step_delay = self._step_delay()
         for start in range(0, len(partners), self.batch_size):
             batch = partners[start:start + self.batch_size]
             if as_pdf:
@@ -61,6 +64,8 @@ class QueueJobDemoReport(models.Model):
             parts.append(content)
             notify_progress(start + len(batch), total=len(partners),
                             message=_("%d of %d contacts rendered", start + len(batch), len(partners)))
+            if step_delay:
+                time.sleep(step_delay)
         if as_pdf:
             name, content, mimetype = f"{self.name}.pdf", merge_pdf(parts), "application/pdf"
             summary = _("%(count)s contacts in %(file)s.", count=f"{len(partners):,}", file=name)

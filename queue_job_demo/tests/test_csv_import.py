@@ -8,6 +8,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.addons.queue_job.tests.common import trap_jobs
 
 from ..models.queue_job_demo_import import MAX_BYTES
+from ..models.queue_job_demo_mixin import STEP_DELAY_PARAM
 from .common import run_stored_job
 
 HEADER = "external_id,name,email,phone,city,country_code\n"
@@ -102,3 +103,11 @@ class TestCsvImport(TransactionCase):
             job = run_stored_job(self.env, record.job_uuid)
         self.assertEqual(job.state, "failed")
         self.assertFalse(self._partners())
+
+    def test_step_delay_is_none_unless_set_and_bounded(self):
+        record = self.env["queue.job.demo.import"].create({"name": "slow"})
+        params = self.env["ir.config_parameter"].sudo()
+        for value, expected in ((False, 0.0), ("0.6", 0.6), ("60", 5.0), ("-1", 0.0), ("slow", 0.0)):
+            with self.subTest(value=value):
+                params.set_param(STEP_DELAY_PARAM, value)
+                self.assertEqual(record._step_delay(), expected)

@@ -133,6 +133,33 @@ def job_uuid_from_rpc(value: Any) -> str:
     return match.group(1)
 
 
+# ------------------------------------------------------ a stack of one's own
+@contextmanager
+def own_stack(db: str, modules: Iterable[str], *, name: str, ready_timeout: float = 120,
+              demo: bool = False, **server_options: Any) -> Iterator[OdooServer]:
+    """A cluster, ``db`` with ``modules`` installed and a server whose runner is ready; all gone on exit.
+
+    For a test module whose stack differs from the session's (other addons,
+    a threaded server); ``server_options`` go to OdooServer.
+    """
+    cluster = PgCluster(fast=True, password=secrets.token_hex(16), auth="scram-sha-256")
+    cluster.start()
+    server = None
+    try:
+        wide = server_options.get("server_wide_modules", ("base", "web"))
+        result = init_database(cluster, db, tuple(modules), addons_path=addons_path(), demo=demo,
+                               server_wide_modules=wide)
+        assert not result.errors, "\n".join(map(str, result.errors))
+        server = OdooServer(cluster, db, addons_path=addons_path(), name=name, **server_options)
+        server.start()
+        server.wait_for_log(re.escape(f"queue job runner ready for db {db}"), timeout=ready_timeout)
+        yield server
+    finally:
+        if server:
+            server.stop()
+        cluster.close()
+
+
 # ----------------------------------------------------------------------- stack
 class Stack:
     """The live stack and the helpers tests use to drive and observe it."""
