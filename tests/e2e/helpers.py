@@ -69,40 +69,6 @@ def addons_path() -> list[str]:
     return paths
 
 
-
-@contextmanager
-def own_stack(
-    db: str,
-    modules: Iterable[str],
-    *,
-    name: str,
-    sections: dict[str, dict[str, Any]],
-    server_wide_modules: tuple[str, ...] | None = None,
-    demo: bool = False,
-    ready_timeout: float = 60,
-) -> Iterator[tuple[PgCluster, OdooServer]]:
-    """A cluster, a database with ``modules`` and a prefork server whose runner is ready.
-
-    For a test module that needs other modules or settings than the shared
-    stack of conftest.py. ``server_wide_modules``, when given, serves both
-    the install and the server; else each keeps its own default.
-    """
-    wide = {"server_wide_modules": server_wide_modules} if server_wide_modules else {}
-    cluster = PgCluster(fast=True, password=secrets.token_hex(16), auth="scram-sha-256")
-    cluster.start()
-    server = None
-    try:
-        result = init_database(cluster, db, tuple(modules), addons_path=addons_path(), demo=demo, **wide)
-        assert not result.errors, "\n".join(map(str, result.errors))
-        server = OdooServer(cluster, db, workers=2, addons_path=addons_path(), sections=sections, name=name, **wide)
-        server.start()
-        server.wait_for_log(re.escape(f"queue job runner ready for db {db}"), timeout=ready_timeout)
-        yield cluster, server
-    finally:
-        if server:
-            server.stop()
-        cluster.close()
-
 # --------------------------------------------------------------------- waiting
 def wait_for(
     predicate: Callable[[], Any],
@@ -136,24 +102,25 @@ def job_uuid_from_rpc(value: Any) -> str:
 # ------------------------------------------------------ a stack of one's own
 @contextmanager
 def own_stack(db: str, modules: Iterable[str], *, name: str, ready_timeout: float = 120,
-              demo: bool = False, **server_options: Any) -> Iterator[OdooServer]:
+              demo: bool = False, **server_options: Any) -> Iterator[tuple[PgCluster, OdooServer]]:
     """A cluster, ``db`` with ``modules`` installed and a server whose runner is ready; all gone on exit.
 
     For a test module whose stack differs from the session's (other addons,
-    a threaded server); ``server_options`` go to OdooServer.
+    settings, a threaded server); ``server_options`` go to OdooServer
+    (prefork, workers=2 unless given). ``server_wide_modules``, when given,
+    serves both the install and the server; else each keeps its own default.
     """
+    wide = {"server_wide_modules": server_options["server_wide_modules"]} if "server_wide_modules" in server_options else {}
     cluster = PgCluster(fast=True, password=secrets.token_hex(16), auth="scram-sha-256")
     cluster.start()
     server = None
     try:
-        wide = server_options.get("server_wide_modules", ("base", "web"))
-        result = init_database(cluster, db, tuple(modules), addons_path=addons_path(), demo=demo,
-                               server_wide_modules=wide)
+        result = init_database(cluster, db, tuple(modules), addons_path=addons_path(), demo=demo, **wide)
         assert not result.errors, "\n".join(map(str, result.errors))
         server = OdooServer(cluster, db, addons_path=addons_path(), name=name, **server_options)
         server.start()
         server.wait_for_log(re.escape(f"queue job runner ready for db {db}"), timeout=ready_timeout)
-        yield server
+        yield cluster, server
     finally:
         if server:
             server.stop()

@@ -52,7 +52,7 @@ MID_RUN = ("(() => { const bar = document.querySelector('div[name=progress] .o_p
 @pytest.fixture(scope="module")
 def live():
     with own_stack(DB, ("queue_job", "queue_job_demo"), name="demo-live", workers=0,
-                   sections={"queue_job": {"channels": "root:2,root.demo:2"}}) as server:
+                   sections={"queue_job": {"channels": "root:2,root.demo:2"}}) as (_cluster, server):
         OdooRpc(server.url, DB).call("ir.config_parameter", "set_param", "queue_job_demo.step_delay", STEP_DELAY)
         yield server
 
