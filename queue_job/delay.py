@@ -15,6 +15,7 @@ from .delayable_graph import DelayableGraph
 from .engine.graph import Graph  # noqa: F401  (OCA's path to it)
 from .job import Job
 from .job import Job as _StoredJob  # not replaced by trap_jobs(), which patches Job
+from .utils import must_run_without_delay  # noqa: F401  (OCA's path to it)
 
 _logger = logging.getLogger(__name__)
 
