@@ -3,25 +3,19 @@
 A Delayable is one future job. Chains run their members one after the
 other; groups run them side by side; ``on_done`` connects any of them to
 what runs after. ``delay()`` on the top-most object stores the whole graph
-in the current transaction. ``on_error`` names a job that runs when one of
-the jobs it guards fails for good (see failure.py).
-
->>> g = Graph()
->>> g.add_edge("a", "b"); g.add_edge("b", "c"); g.add_edge("a", "d")
->>> order = list(g.topological_sort())
->>> order.index("a") < order.index("b") < order.index("c")
-True
+in the current transaction (see delayable_graph.py). ``on_error`` names a
+job that runs when one of the jobs it guards fails for good (see failure.py).
 """
 
 import itertools
 import logging
-import uuid
-from collections import defaultdict, deque
 
 from . import failure
+from .delayable_graph import DelayableGraph
+from .engine.graph import Graph  # noqa: F401  (OCA's path to it)
 from .job import Job
 from .job import Job as _StoredJob  # not replaced by trap_jobs(), which patches Job
-from .utils import must_run_without_delay
+from .utils import must_run_without_delay  # noqa: F401  (OCA's path to it)
 
 _logger = logging.getLogger(__name__)
 
@@ -38,201 +32,6 @@ def group(*delayables):
 def chain(*delayables):
     """Delayables that run one after the other."""
     return DelayableChain(*delayables)
-
-
-class Graph:
-    """A directed acyclic graph of hashable vertices."""
-
-    __slots__ = ("_graph",)
-
-    def __init__(self, graph=None):
-        self._graph = graph if graph else {}
-
-    def add_vertex(self, vertex):
-        self._graph.setdefault(vertex, set())
-
-    def add_edge(self, parent, child):
-        self.add_vertex(child)
-        self._graph.setdefault(parent, set()).add(child)
-
-    def vertices(self):
-        return set(self._graph)
-
-    def edges(self):
-        return [(parent, child) for parent, children in self._graph.items() for child in children]
-
-    def root_vertices(self):
-        children = set().union(*self._graph.values()) if self._graph else set()
-        return set(self._graph) - children
-
-    def paths(self, vertex):
-        """Every maximal path without a cycle starting at ``vertex``."""
-        path, seen = [vertex], {vertex}
-
-        def walk():
-            extended = False
-            for child in self._graph[path[-1]]:
-                if child in seen:
-                    continue
-                extended = True
-                seen.add(child)
-                path.append(child)
-                yield from walk()
-                path.pop()
-                seen.discard(child)
-            if not extended:
-                yield list(path)
-
-        yield from walk()
-
-    def topological_sort(self):
-        """Vertices, each after all of its parents (Kahn's algorithm)."""
-        indegree = defaultdict(int)
-        for _parent, child in self.edges():
-            indegree[child] += 1
-        ready = deque(self.root_vertices())
-        while ready:
-            vertex = ready.popleft()
-            yield vertex
-            for child in self._graph[vertex]:
-                indegree[child] -= 1
-                if not indegree[child]:
-                    ready.append(child)
-
-    def __repr__(self):
-        lines = [
-            " → ".join(repr(vertex) for vertex in path)
-            for root in self.root_vertices()
-            for path in self.paths(root)
-        ]
-        return "\n".join(lines)
-
-
-class DelayableGraph(Graph):
-    """The graph of Delayables, chains and groups, flattened and stored by ``delay()``."""
-
-    def _merge_graph(self, graph):
-        # Connect every tail of a node to every head of the nodes after it.
-        for vertex, children in graph._graph.items():
-            heads = {head for child in children for head in child._head()}
-            for tail in vertex._tail():
-                self._graph.setdefault(tail, set()).update(heads)
-
-    def _connect_graphs(self):
-        flat = DelayableGraph()
-        flat._merge_graph(self)
-        seen = set()
-        to_visit = deque([self])
-        while to_visit:
-            current = to_visit.popleft()
-            if id(current) in seen:
-                continue
-            seen.add(id(current))
-            for vertex in current.vertices():
-                flat._merge_graph(vertex._graph)
-                to_visit.append(vertex._graph)
-        return flat
-
-    def _has_to_execute_directly(self, vertices):
-        return any(must_run_without_delay(env) for env in {v.recordset.env for v in vertices})
-
-    @staticmethod
-    def _ensure_same_graph_uuid(jobs):
-        if not jobs:
-            raise ValueError("expected at least one job")
-        if len(jobs) == 1:
-            if jobs[0].graph_uuid:
-                raise ValueError(f"{jobs[0]} is a single job and cannot have a graph uuid")
-            return
-        existing = {job.graph_uuid for job in jobs if job.graph_uuid}
-        if len(existing) > 1:
-            raise ValueError("jobs of several graphs cannot depend on each other")
-        graph_uuid = existing.pop() if existing else str(uuid.uuid4())
-        for job in jobs:
-            job.graph_uuid = graph_uuid
-
-    def _error_handlers(self, top):
-        """(handler, guarded Delayables) for every ``on_error`` of ``top`` and of the nodes inside it."""
-        vertices = self.vertices()
-        if vertices == {top} and not top._on_error_handlers:
-            return []  # with_delay(), or a lone Delayable: nothing to walk
-        handlers = []
-        seen = set()
-        to_visit = deque([top, *vertices])
-        while to_visit:
-            node = to_visit.popleft()
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            for handler in getattr(node, "_on_error_handlers", ()):
-                handlers.append((handler, _delayables_under(node)))
-            to_visit.extend(node._graph.vertices())
-        return handlers
-
-    def delay(self, top=None):
-        graph = self._connect_graphs()
-        vertices = graph.vertices()
-        for vertex in vertices:
-            vertex._build_job()
-        handlers = self._error_handlers(top)
-        jobs = [vertex._generated_job for vertex in vertices]
-        if handlers and len(jobs) == 1:
-            # A single job guarded by a handler is a graph of one: the
-            # handler shares its graph uuid, to be found beside it.
-            jobs[0].graph_uuid = str(uuid.uuid4())
-        else:
-            self._ensure_same_graph_uuid(jobs)
-        for handler, guarded in handlers:
-            spec = failure.handler_spec(handler._build_handler_job())
-            for delayable in guarded:
-                delayable._generated_job.on_error_specs.append(spec)
-
-        if self._has_to_execute_directly(vertices):
-            for delayable in graph.topological_sort():
-                delayable._execute_direct()
-            return
-
-        for parent, child in graph.edges():
-            child._generated_job.add_depends({parent._generated_job})
-
-        # When every job of the graph that has an identity key already has a
-        # waiting twin, the graph is already enqueued: hand out the twins.
-        keyed = [vertex for vertex in vertices if vertex.identity_key]
-        twins = {}
-        for vertex in keyed:
-            existing = vertex._generated_job.job_record_with_same_identity_key()
-            if not existing:
-                twins = {}
-                break
-            twins[vertex] = existing
-        if twins:
-            for vertex, existing in twins.items():
-                vertex._generated_job = Job._load_from_db_record(existing)
-            return
-
-        for vertex in graph.topological_sort():
-            stored = vertex._generated_job.store()
-            # A single job may turn out to be the twin of one enqueued
-            # concurrently (same identity key): hand out the one that exists.
-            if isinstance(stored, _StoredJob) and len(vertices) == 1:
-                vertex._generated_job = stored
-
-
-def _delayables_under(node):
-    """Every Delayable that ``node`` (a Delayable, chain or group) contains or leads to with on_done."""
-    found, seen = [], set()
-    to_visit = deque([node])
-    while to_visit:
-        current = to_visit.popleft()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, Delayable):
-            found.append(current)
-        to_visit.extend(current._graph.vertices())
-        for children in current._graph._graph.values():
-            to_visit.extend(children)
-    return found
 
 
 def _check_handler(handler):

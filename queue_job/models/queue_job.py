@@ -1,26 +1,18 @@
-import json
 import logging
 import random
 from datetime import datetime, timedelta
 
-import psycopg2.errors
-from odoo import _, api, exceptions, fields, models, tools
-from odoo.tools import config, html_escape
+from odoo import _, api, exceptions, fields, models
+from odoo.tools import config
 
-from .. import insert_buffer
-from ..delay import Graph
 from ..engine import sql
 from ..engine.channels import normalize_name
-from ..engine.codec import UndecodableValue
 from ..engine.states import (
     CANCELLED,
     DONE,
-    ENQUEUED,
     FAILED,
     PENDING,
-    STARTED,
     STATES,
-    WAIT_DEPENDENCIES,
     InvalidStateTransition,
     check_transition,
 )
@@ -91,8 +83,6 @@ class QueueJob(models.Model):
     method_name = fields.Char(readonly=True)
     records = JobSerialized(string="Record(s)", readonly=True, base_type=models.BaseModel)
     dependencies = fields.Json(readonly=True)
-    dependency_graph = JobSerialized(base_type=dict, compute="_compute_dependency_graph")
-    graph_jobs_count = fields.Integer(compute="_compute_graph_jobs_count")
     args = JobSerialized(readonly=True, base_type=tuple)
     kwargs = JobSerialized(readonly=True, base_type=dict)
     func_string = fields.Char(string="Task", readonly=True)
@@ -220,226 +210,6 @@ class QueueJob(models.Model):
                 {"records": record.records.with_user(record.user_id)}
             )
 
-    @api.model
-    def _job_insert(self, jobs):
-        """Store new jobs; return the stored Jobs.
-
-        A single job whose identity key matches a job waiting to run is not
-        stored: the waiting one is returned instead. The check is made by a
-        unique index, so two transactions enqueuing the same key at once
-        cannot both succeed: the second one waits for the first, then gets
-        the waiting job, or, under Odoo's REPEATABLE READ, a serialization
-        failure on which Odoo retries the request (which then finds it).
-        """
-        vals_list = [job._store_values(create=True) for job in jobs]
-        columns = self._job_plain_columns(vals_list)
-        if "job_batch_id" in vals_list[0]:
-            # Rows inserted without the ORM: a batch's job list in the cache is
-            # stale. Not invalidate_model(): it would flush (insert) the rows now.
-            self.env.cache.invalidate([(self.env["queue.job.batch"]._fields["job_ids"], None)])
-        if not any(vals.get("identity_key") for vals in vals_list):
-            if columns:
-                insert_buffer.buffer_rows(self.env.cr, columns, self._job_rows(columns, vals_list))
-            else:
-                self._job_orm_create(vals_list)
-            return list(jobs)
-        if len(jobs) == 1:
-            existing = jobs[0].job_record_with_same_identity_key()
-            if existing:
-                return [Job._load_from_db_record(existing)]
-        if columns:
-            returned = insert_buffer.insert_rows(
-                self.env.cr, columns, self._job_rows(columns, vals_list), suffix=sql.SKIP_WAITING_TWINS
-            )
-            stored = {uuid for (uuid,) in returned}
-        else:
-            stored = self._job_orm_create_unless_twins(vals_list)
-        skipped = [job for job in jobs if job.uuid not in stored]
-        if not skipped:
-            return list(jobs)
-        twins = [job.job_record_with_same_identity_key() for job in skipped]
-        if len(jobs) == 1 and twins[0]:
-            return [Job._load_from_db_record(twins[0])]
-        raise exceptions.UserError(
-            _(
-                "Job %(job)s was not stored: a job with the same identity key is already waiting to run (%(twin)s).",
-                job=skipped[0].uuid,
-                twin=twins[0].uuid if twins[0] else self._job_committed_twin_uuid(skipped[0].identity_key),
-            )
-        )
-
-    def _job_orm_create(self, vals_list):
-        model = self.sudo().with_context(_job_edit_sentinel=self.EDIT_SENTINEL, **QUIET_CONTEXT)
-        return model.create(vals_list)
-
-    def _job_orm_create_unless_twins(self, vals_list):
-        """ORM create of jobs with identity keys; the uuids stored (none when a twin waits)."""
-        try:
-            with self.env.cr.savepoint(flush=False), tools.mute_logger("odoo.sql_db"):
-                records = self._job_orm_create(vals_list)
-                records.flush_recordset()
-        except psycopg2.errors.UniqueViolation:
-            self.env.invalidate_all()
-            return set()
-        return {vals["uuid"] for vals in vals_list}
-
-    def _job_committed_twin_uuid(self, identity_key):
-        """The uuid of the waiting job with this key, as committed (this transaction's snapshot may not show it)."""
-        with self.env.registry.cursor() as cr:
-            cr.execute(
-                "SELECT uuid FROM queue_job WHERE identity_key = %s AND state IN %s LIMIT 1",
-                [identity_key, (WAIT_DEPENDENCIES, PENDING, ENQUEUED)],
-            )
-            row = cr.fetchone()
-        return row[0] if row else "?"
-
-    def _job_plain_columns(self, vals_list):
-        """The columns of a plain INSERT of these rows, or None when the ORM must create them.
-
-        The ORM's create() costs more than the job's whole insert; it is still
-        used when another addon adds stored fields with defaults or computes
-        to queue.job, or a ``_job_store_values`` hook returns other values.
-        """
-        columns = tuple(sorted(set().union(*vals_list)))
-        return columns if self._job_plain_insert_allowed(columns) else None
-
-    def _job_rows(self, columns, vals_list):
-        fields_ = [self._fields[name] for name in columns]
-        return [
-            tuple(field.convert_to_column(vals.get(field.name, False), self, vals) for field in fields_)
-            for vals in vals_list
-        ]
-
-    def _search(self, domain, offset=0, limit=None, order=None):
-        insert_buffer.flush_rows(self.env.cr)
-        return super()._search(domain, offset=offset, limit=limit, order=order)
-
-    def flush_model(self, fnames=None):
-        insert_buffer.flush_rows(self.env.cr)
-        return super().flush_model(fnames)
-
-    @tools.ormcache("columns")
-    def _job_plain_insert_allowed(self, columns):
-        given = set(columns)
-        for name, field in self._fields.items():
-            if name == "id" or not (field.store and field.column_type):
-                if name in given:
-                    return False  # a value for a non-stored field: the ORM knows what to do
-                continue
-            if name not in given and (field.default or field.compute or field.required):
-                return False
-        return True
-
-    # -- state changes, from the UI and the API --------------------------------
-
-    def _change_job_state(self, state, result=None):
-        """Requeue, finish or cancel jobs; the only door for people to change a state."""
-        # Jobs are stored as superuser below: check the caller may change them at all.
-        self.check_access("write")
-        for record in self:
-            try:
-                job_ = Job.load(record.env, record.uuid)
-            except (UndecodableValue, AttributeError) as exc:
-                record._change_unloadable_job_state(state, result, exc)
-                continue
-            was_failed = job_.state == FAILED
-            try:
-                if state == DONE:
-                    check_transition(job_.state, DONE, job_.uuid)
-                    job_.set_done(result=result)
-                elif state == PENDING:
-                    target = WAIT_DEPENDENCIES if any(j.state != DONE for j in job_.depends_on) else PENDING
-                    check_transition(job_.state, target, job_.uuid)
-                    if job_.state == STARTED:
-                        raise exceptions.UserError(
-                            _("Job %s is running; it cannot be requeued until it ends.", job_.uuid)
-                        )
-                    job_.set_pending(result=result)
-                elif state == CANCELLED:
-                    check_transition(job_.state, CANCELLED, job_.uuid)
-                    job_.set_cancelled(result=result)
-                else:
-                    raise ValueError(f"state not supported: {state}")
-            except InvalidStateTransition as exc:
-                raise exceptions.UserError(str(exc)) from exc
-            if job_.state in (PENDING, WAIT_DEPENDENCIES) and job_.identity_key:
-                twin = job_.job_record_with_same_identity_key() - record
-                if twin:
-                    raise exceptions.UserError(
-                        _("Job %(job)s cannot be requeued: job %(twin)s with the same identity key is already waiting.",
-                          job=job_.uuid, twin=twin[0].uuid)
-                    )
-            job_.store()
-            record.flush_recordset()
-            if was_failed and state in (DONE, PENDING):
-                record._job_revive_dependants()
-            if state == DONE:
-                job_.enqueue_waiting()
-            elif state == CANCELLED:
-                job_.cancel_dependent_jobs()
-
-    def _change_unloadable_job_state(self, state, result, reason):
-        """Finish or cancel a job whose code or arguments are gone; requeuing it is refused."""
-        self.ensure_one()
-        if state == PENDING:
-            raise exceptions.UserError(_("Job %(job)s cannot be requeued: %(reason)s", job=self.uuid, reason=reason))
-        try:
-            check_transition(self.state, state, self.uuid)
-        except InvalidStateTransition as exc:
-            raise exceptions.UserError(str(exc)) from exc
-        vals = {"state": state, "result": result or False}
-        if state == DONE:
-            vals.update(date_done=fields.Datetime.now(), exc_name=False, exc_message=False, exc_info=False)
-        else:
-            vals.update(date_cancelled=fields.Datetime.now())
-        self.sudo().with_context(_job_edit_sentinel=self.EDIT_SENTINEL).write(vals)
-        self.flush_recordset()
-        if state == DONE:
-            self._job_wake_children(self.uuid)
-        else:
-            self._job_cancel_children(self.uuid)
-
-    def button_done(self):
-        self._change_job_state(DONE, result=_("Manually set to done by %s", self.env.user.name))
-        return True
-
-    def button_cancelled(self):
-        self._change_job_state(CANCELLED, result=_("Cancelled by %s", self.env.user.name))
-        return True
-
-    def requeue(self):
-        self.filtered(lambda job: job.state != WAIT_DEPENDENCIES)._change_job_state(PENDING)
-        return True
-
-    def _job_wake_children(self, job_uuid):
-        parent = self.sudo().search([("uuid", "=", job_uuid)], limit=1)
-        children = (parent.dependencies or {}).get("reverse_depends_on") or []
-        if not parent.graph_uuid or not children:
-            return
-        self.flush_model()
-        self.env.cr.execute(
-            sql.LOCK_CHILDREN,
-            {"graph_uuid": parent.graph_uuid, "children": json.dumps(children)},
-        )
-        ids = [row[0] for row in self.env.cr.fetchall()]
-        if ids:
-            self.env.cr.execute(sql.WAKE_CHILDREN, {"ids": ids})
-        self.invalidate_model(["state"])
-
-    def _job_cancel_children(self, job_uuid, reason=None):
-        """Cancel the jobs waiting for this one, directly or not; the uuids cancelled."""
-        parent = self.sudo().search([("uuid", "=", job_uuid)], limit=1)
-        if not parent.graph_uuid:
-            return []
-        self.flush_model()
-        self.env.cr.execute(
-            sql.CANCEL_CHILDREN,
-            {"id": parent.id, "graph_uuid": parent.graph_uuid, "result": reason or _("Cancelled with job %s", job_uuid)},
-        )
-        cancelled = [row[0] for row in self.env.cr.fetchall()]
-        self.invalidate_model(["state", "date_cancelled", "result"])
-        return cancelled
-
     # -- failure notices --------------------------------------------------
 
     def _message_post_on_failure(self):
@@ -471,69 +241,6 @@ class QueueJob(models.Model):
 
     def _needaction_domain_get(self):
         return [("state", "=", FAILED)]
-
-    # -- graphs -----------------------------------------------------------
-
-    def _graph_jobs(self):
-        uuids = [uuid for uuid in self.mapped("graph_uuid") if uuid]
-        return self.search([("graph_uuid", "in", uuids)]) if uuids else self.browse()
-
-    def _compute_graph_jobs_count(self):
-        counts = {}
-        for job in self._graph_jobs():
-            counts[job.graph_uuid] = counts.get(job.graph_uuid, 0) + 1
-        for record in self:
-            record.graph_jobs_count = counts.get(record.graph_uuid, 0) if record.graph_uuid else 0
-
-    @api.depends("dependencies")
-    def _compute_dependency_graph(self):
-        graph_jobs = self._graph_jobs()
-        for record in self:
-            members = graph_jobs.filtered(lambda job, g=record.graph_uuid: g and job.graph_uuid == g)
-            if not members:
-                record.dependency_graph = {}
-                continue
-            id_by_uuid = {job.uuid: job.id for job in members}
-            graph = Graph()
-            for job in members:
-                graph.add_vertex(job.id)
-                for parent_uuid in (job.dependencies or {}).get("depends_on", []):
-                    if parent_uuid in id_by_uuid:
-                        graph.add_edge(id_by_uuid[parent_uuid], job.id)
-            record.dependency_graph = {
-                "nodes": [members.browse(job_id)._dependency_graph_vis_node() for job_id in graph.vertices()],
-                "edges": graph.edges(),
-            }
-
-    # (fill, border) of a node by state. The keys of a node and these values
-    # are vis-network's usual palette as OCA's graph widget reads it: tests
-    # written for OCA compare dependency_graph whole.
-    _GRAPH_NODE_COLORS = {
-        DONE: ("#C2FABC", "#4AD63A"),
-        FAILED: ("#FB7E81", "#FA0A10"),
-        STARTED: ("#FFFF00", "#FFA500"),
-    }
-    _GRAPH_NODE_DEFAULT_COLORS = ("#D2E5FF", "#2B7CE9")
-
-    def _dependency_graph_vis_node(self):
-        fill, border = self._GRAPH_NODE_COLORS.get(self.state, self._GRAPH_NODE_DEFAULT_COLORS)
-        return {
-            "id": self.id,
-            "title": f"<strong>{html_escape(self.display_name)}</strong><br/>{html_escape(self.func_string)}",
-            "color": fill,
-            "border": border,
-            "shadow": True,
-        }
-
-    def open_graph_jobs(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("queue_job.action_queue_job")
-        action.update(
-            name=_("Jobs of graph %s", self.graph_uuid),
-            context={},
-            domain=[("graph_uuid", "=", self.graph_uuid)],
-        )
-        return action
 
     # -- related action ---------------------------------------------------
 

@@ -29,17 +29,8 @@ from typing import Any
 import psycopg2.extensions
 import pytest
 
-from .helpers import (
-    CHANNELS,
-    DatabaseReader,
-    addons_path,
-    copy_database,
-    drop_database,
-    dump_database,
-    job_uuid_from_rpc,
-    rename_database,
-    wait_for,
-)
+from .databases import DatabaseReader, copy_database, drop_database, dump_database, rename_database
+from .helpers import CHANNELS, addons_path, job_uuid_from_rpc, wait_for
 from harness.odoo_logs import LogRecord, parse_log
 from harness.odoo_rpc import OdooRpc
 from harness.odoo_server import OdooServer

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from .helpers import DatabaseReader, addons_path, dump_database, wait_for
+from .databases import DatabaseReader, dump_database
+from .helpers import addons_path, wait_for
 from harness.odoo_logs import parse_log
 from harness.odoo_rpc import OdooRpc
 from harness.odoo_server import OdooServer

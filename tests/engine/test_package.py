@@ -14,7 +14,7 @@ import pytest
 import engine
 
 ENGINE_DIR = Path(engine.__file__).resolve().parent
-MODULES = ["channels", "codec", "live_channels", "retry", "schedule", "signing", "sql", "states"]
+MODULES = ["channels", "codec", "graph", "live_channels", "retry", "schedule", "signing", "sql", "states"]
 
 
 def test_every_engine_module_is_listed_here():

@@ -19,7 +19,7 @@ ADDON_DIR = Path(__file__).resolve().parents[2] / "queue_job"
 
 # Which parameters the callers pass to which statement, from reading
 # queue_job/jobrunner/database.py, queue_job/executor.py and
-# queue_job/models/queue_job.py. An empty set: executed without parameters.
+# queue_job/models/. An empty set: executed without parameters.
 EXPECTED_PARAMS: dict[str, set[str]] = {
     # schema (models/queue_job.py, init)
     "CREATE_INDEXES": set(),
@@ -72,7 +72,7 @@ EXPECTED_PARAMS: dict[str, set[str]] = {
     "STOP_OVERRUN": {"id", "try", "seconds", "retry_in"},
     "TERMINATE_BACKEND": {"pid"},
     "CANCEL_STATEMENT": {"pid"},
-    # dependencies (models/queue_job.py)
+    # dependencies (models/queue_job_state.py)
     "LOCK_CHILDREN": {"graph_uuid", "children"},
     "WAKE_CHILDREN": {"ids"},
     "CANCEL_CHILDREN": {"id", "graph_uuid", "result"},
