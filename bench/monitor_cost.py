@@ -94,10 +94,8 @@ def main() -> int:
         # The done rows were inserted as done: give the counters what the
         # triggers would have counted had they run through the states.
         cr.execute("""
-            INSERT INTO queue_job_monitor_delta (at, channel, func, kind, bucket, n, seconds)
-            SELECT date_done, channel, channel_method_name, k.kind, k.bucket, 1, k.seconds
-              FROM queue_job CROSS JOIN LATERAL (VALUES ('done', 0, 0.0), ('run', 6, exec_time)) AS k(kind, bucket, seconds)
-             WHERE state = 'done'""")
+            INSERT INTO queue_job_monitor_delta (at, channel, func, kind, run)
+            SELECT date_done, channel, channel_method_name, 'done', exec_time FROM queue_job WHERE state = 'done'""")
         figures.fold_counters(cr)
         # As the autovacuum would have done since (the fold deletes what it moves).
         for table in ("queue_job", "queue_job_monitor_delta", "queue_job_monitor_count_minute",

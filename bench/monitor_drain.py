@@ -116,11 +116,15 @@ def main(argv: list[str] | None = None) -> int:
         monitored.close()
     print(f"Drain of {count} no-op jobs, channels {CHANNELS}, workers=2; with: queue_job_monitor installed, "
           f"server-wide, /queue_job/metrics scraped every {SCRAPE_INTERVAL:.0f} s")
-    print(f"{'round':>5}  {'monitor':<8} {'jobs/s':>8} {'CPU ms/job':>10} {'scrapes':>8} {'scrape ms':>9}")
+    kinds = ("http workers", "jobrunner", "postgresql")
+    print(f"{'round':>5}  {'monitor':<8} {'jobs/s':>8} {'CPU ms/job':>10} "
+          + " ".join(f"{kind:>12}" for kind in kinds) + f" {'scrapes':>8} {'scrape ms':>9}")
     for round_number, key, result in rows:
         scrape_ms = result.get("scrape_median_ms")
-        print(f"{round_number:>5}  {key:<8} {result['jobs_per_s']:>8.0f} {result['cpu_ms_per_job']['total']:>10.2f} "
-              f"{result.get('scrapes', ''):>8} {'' if scrape_ms is None else f'{scrape_ms:.0f}':>9}")
+        per_job = result["cpu_ms_per_job"]
+        print(f"{round_number:>5}  {key:<8} {result['jobs_per_s']:>8.0f} {per_job['total']:>10.2f} "
+              + " ".join(f"{per_job.get(kind) or 0:>12.2f}" for kind in kinds)
+              + f" {result.get('scrapes', ''):>8} {'' if scrape_ms is None else f'{scrape_ms:.0f}':>9}")
     without, with_monitor = statistics.median(rates["without"]), statistics.median(rates["with"])
     print(f"median drain rate: without {without:.0f} jobs/s, with {with_monitor:.0f} jobs/s: "
           f"{100 * (with_monitor - without) / without:+.1f} %")

@@ -1,7 +1,7 @@
 {
     "name": "Job Queue Monitor",
     "summary": "Dashboard, trends, alert rules, Prometheus metrics and health check for queue_job",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "author": "queue_job contributors",
     "license": "LGPL-3",
     "category": "Generic Modules",

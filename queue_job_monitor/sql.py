@@ -14,8 +14,12 @@ are counted per row, behind a WHEN clause that PostgreSQL checks without
 calling the function: the queue changes one job per statement (start, done,
 retry), where a statement trigger with transition tables cost about four
 times as much (measured: 0.10-0.13 ms against 0.025 ms per UPDATE). The
-function runs once per try, when the try ends: the wait of a try (ready to
-started) is counted then, with its outcome, so starting a job costs nothing.
+function runs once per try, when the try ends, and appends one row: the
+outcome, the run time of a job done, the wait (ready to started) of the try;
+starting a job costs nothing, and the histogram buckets are computed when the
+rows are read, set-based (``_counted``). Measured inside PostgreSQL, the
+trigger adds about 0.04 ms to a job, of which about 0.03 ms is the cost of
+calling any row trigger at all.
 The minute cron and each metrics scrape move those rows (DELETE ...
 RETURNING, which only sees committed ones) into per-minute counts and into
 running totals, one fold at a time. Readers add the rows not yet moved.
@@ -52,13 +56,32 @@ def _le_bucket(expression: str) -> str:
 _RUN_SECONDS = "GREATEST(COALESCE(NEW.exec_time, EXTRACT(EPOCH FROM NEW.date_done - NEW.date_started)), 0)"
 _WAIT_SECONDS = "GREATEST(EXTRACT(EPOCH FROM OLD.date_started - GREATEST(OLD.date_created, OLD.eta)), 0)"
 
+
+def _counted(deltas: str) -> str:
+    """The rows of ``deltas`` (the delta table or a CTE of its rows) as counts.
+
+    A delta is one event: ``n`` of ``kind``, with the run time of a job done
+    and the wait of a try that ended. Read, it is one count of its kind plus
+    one histogram count each for its run and its wait, in their buckets (the
+    trigger writes one row and computes no bucket: set-based, here, is cheaper).
+    """
+    return f"""
+SELECT d.at, COALESCE(d.channel, 'root') AS channel, COALESCE(d.func, '') AS func,
+       k.kind, k.bucket, d.n, k.seconds
+  FROM {deltas} AS d
+ CROSS JOIN LATERAL (VALUES (d.kind, 0, 0.0::float8),
+                            ('run', {_le_bucket("d.run")}, d.run),
+                            ('wait', {_le_bucket("d.wait")}, d.wait)) AS k(kind, bucket, seconds)
+ WHERE k.seconds IS NOT NULL"""
+
+
 # -- schema (run by the monitor's init(), idempotent) ----------------------
 
 CREATE_TABLES = """
 CREATE TABLE IF NOT EXISTS queue_job_monitor_delta (
     at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'),
-    channel varchar, func varchar, kind varchar NOT NULL,
-    bucket smallint NOT NULL DEFAULT 0, n bigint NOT NULL, seconds float8 NOT NULL DEFAULT 0
+    channel varchar, func varchar, kind varchar NOT NULL, n bigint NOT NULL DEFAULT 1,
+    run float8, wait float8
 );
 CREATE TABLE IF NOT EXISTS queue_job_monitor_count_minute (
     minute timestamp NOT NULL, channel varchar NOT NULL, func varchar NOT NULL, kind varchar NOT NULL,
@@ -96,33 +119,14 @@ END;
 $$ LANGUAGE plpgsql;
 
 CREATE OR REPLACE FUNCTION queue_job_monitor_count_update() RETURNS trigger AS $$
-DECLARE
-    func varchar := COALESCE(NEW.channel_method_name, '');
-    outcome varchar := CASE WHEN NEW.state = 'pending' THEN 'retried' ELSE NEW.state END;
-    ran float8;
-    waited float8;
 BEGIN
-    IF OLD.state = 'started' THEN
-        -- The try ends: its wait is counted now, from its own start and eta
-        -- (a retry clears date_started and moves the eta).
-        waited := {_WAIT_SECONDS};
-    END IF;
-    IF NEW.state = 'done' THEN
-        ran := {_RUN_SECONDS};
-        IF waited IS NULL THEN
-            INSERT INTO queue_job_monitor_delta (channel, func, kind, bucket, n, seconds)
-            VALUES (NEW.channel, func, 'done', 0, 1, 0), (NEW.channel, func, 'run', {_le_bucket("ran")}, 1, ran);
-        ELSE
-            INSERT INTO queue_job_monitor_delta (channel, func, kind, bucket, n, seconds)
-            VALUES (NEW.channel, func, 'done', 0, 1, 0), (NEW.channel, func, 'run', {_le_bucket("ran")}, 1, ran),
-                   (NEW.channel, func, 'wait', {_le_bucket("waited")}, 1, waited);
-        END IF;
-    ELSIF waited IS NULL THEN
-        INSERT INTO queue_job_monitor_delta (channel, func, kind, n) VALUES (NEW.channel, func, outcome, 1);
-    ELSE
-        INSERT INTO queue_job_monitor_delta (channel, func, kind, bucket, n, seconds)
-        VALUES (NEW.channel, func, outcome, 0, 1, 0), (NEW.channel, func, 'wait', {_le_bucket("waited")}, 1, waited);
-    END IF;
+    -- A try that ends has its wait counted now, from its own start and eta
+    -- (a retry clears date_started and moves the eta).
+    INSERT INTO queue_job_monitor_delta (channel, func, kind, run, wait)
+    VALUES (NEW.channel, COALESCE(NEW.channel_method_name, ''),
+            CASE WHEN NEW.state = 'pending' THEN 'retried' ELSE NEW.state END,
+            CASE WHEN NEW.state = 'done' THEN {_RUN_SECONDS} END,
+            CASE WHEN OLD.state = 'started' THEN {_WAIT_SECONDS} END);
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
@@ -153,41 +157,63 @@ DROP FUNCTION IF EXISTS queue_job_monitor_count_update();
 FOLD_LOCK = f"SELECT pg_advisory_xact_lock({MONITOR_LOCK_NS}, 0)"
 TRY_FOLD_LOCK = f"SELECT pg_try_advisory_xact_lock({MONITOR_LOCK_NS}, 0)"
 
-# Moves the committed deltas into per-minute counts and running totals, in
-# one statement: a delta is either still in the delta table or in both.
-FOLD_DELTAS = """
-WITH moved AS (
-    DELETE FROM queue_job_monitor_delta RETURNING *
-), per_minute AS (
+# The counts of a CTE ``moved`` added to the per-minute counts, the hourly
+# counts and the running totals (the tail of a WITH statement).
+_ADD_TO_COUNTS = """), per_minute AS (
     INSERT INTO queue_job_monitor_count_minute AS m (minute, channel, func, kind, bucket, n, seconds)
-    SELECT date_trunc('minute', at), COALESCE(channel, 'root'), COALESCE(func, ''), kind, bucket,
+    SELECT date_trunc('minute', at), channel, func, kind, bucket,
            sum(n), sum(seconds)
       FROM moved GROUP BY 1, 2, 3, 4, 5
     ON CONFLICT (minute, channel, func, kind, bucket)
     DO UPDATE SET n = m.n + EXCLUDED.n, seconds = m.seconds + EXCLUDED.seconds
 ), per_hour AS (
     INSERT INTO queue_job_monitor_count_hour AS h (hour, channel, func, kind, bucket, n, seconds)
-    SELECT date_trunc('hour', at), COALESCE(channel, 'root'), COALESCE(func, ''), kind, bucket,
+    SELECT date_trunc('hour', at), channel, func, kind, bucket,
            sum(n), sum(seconds)
       FROM moved GROUP BY 1, 2, 3, 4, 5
     ON CONFLICT (hour, channel, func, kind, bucket)
     DO UPDATE SET n = h.n + EXCLUDED.n, seconds = h.seconds + EXCLUDED.seconds
 )
 INSERT INTO queue_job_monitor_total AS t (channel, func, kind, bucket, n, seconds)
-SELECT COALESCE(channel, 'root'), COALESCE(func, ''), kind, bucket, sum(n), sum(seconds)
+SELECT channel, func, kind, bucket, sum(n), sum(seconds)
   FROM moved GROUP BY 1, 2, 3, 4
 ON CONFLICT (channel, func, kind, bucket)
 DO UPDATE SET n = t.n + EXCLUDED.n, seconds = t.seconds + EXCLUDED.seconds
 """
 
+# Moves the committed deltas into per-minute counts and running totals, in
+# one statement: a delta is either still in the delta table or in both.
+FOLD_DELTAS = f"""
+WITH deleted AS (
+    DELETE FROM queue_job_monitor_delta RETURNING *
+), moved AS ({_counted("deleted")}
+{_ADD_TO_COUNTS}"""
+
+# A delta table of the first shape (one row per kind and bucket, up to
+# 18.0.1.0.0): its rows are added to the counts as they are, then it is
+# dropped, for CREATE_TABLES to make it again in today's shape.
+UPGRADE_DELTA_SHAPE = f"""
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns
+                WHERE table_schema = current_schema() AND table_name = 'queue_job_monitor_delta'
+                  AND column_name = 'bucket') THEN
+        WITH moved AS (
+            SELECT at, COALESCE(channel, 'root') AS channel, COALESCE(func, '') AS func, kind, bucket, n, seconds
+              FROM queue_job_monitor_delta
+        {_ADD_TO_COUNTS};
+        DROP TABLE queue_job_monitor_delta;
+    END IF;
+END $$;
+"""
+
 # Totals since the monitor was installed, per channel, function, kind and
 # histogram bucket: the folded totals plus the deltas not yet folded.
-COUNTER_TOTALS = """
+COUNTER_TOTALS = f"""
 SELECT channel, func, kind, bucket, sum(n)::bigint, sum(seconds)
   FROM (SELECT channel, func, kind, bucket, n, seconds FROM queue_job_monitor_total
         UNION ALL
-        SELECT COALESCE(channel, 'root'), COALESCE(func, ''), kind, bucket, n, seconds
-          FROM queue_job_monitor_delta) AS c
+        SELECT channel, func, kind, bucket, n, seconds FROM ({_counted("queue_job_monitor_delta")}) AS delta) AS c
  GROUP BY 1, 2, 3, 4
 """
 
@@ -195,7 +221,7 @@ SELECT channel, func, kind, bucket, sum(n)::bigint, sum(seconds)
 # from the hourly counts, the minutes before the first whole hour from the
 # minute counts, and the deltas not yet folded. A 7-day window reads
 # 168 hours, not 10,080 minutes.
-_COUNTS_SINCE = """
+_COUNTS_SINCE = f"""
 SELECT channel, func, kind, bucket, n, seconds FROM queue_job_monitor_count_hour
  WHERE hour >= date_trunc('hour', %(since)s::timestamp) + interval '1 hour'
 UNION ALL
@@ -203,8 +229,8 @@ SELECT channel, func, kind, bucket, n, seconds FROM queue_job_monitor_count_minu
  WHERE minute >= date_trunc('minute', %(since)s::timestamp)
    AND minute < date_trunc('hour', %(since)s::timestamp) + interval '1 hour'
 UNION ALL
-SELECT COALESCE(channel, 'root'), COALESCE(func, ''), kind, bucket, n, seconds
-  FROM queue_job_monitor_delta WHERE at >= %(since)s
+SELECT channel, func, kind, bucket, n, seconds
+  FROM ({_counted("queue_job_monitor_delta")}) AS delta WHERE at >= %(since)s
 """
 
 # Every count since %(since)s, per channel, function, kind and bucket.

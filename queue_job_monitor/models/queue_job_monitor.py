@@ -15,6 +15,7 @@ class QueueJobMonitor(models.AbstractModel):
     _description = "Job Queue Monitor"
 
     def init(self):
+        self.env.cr.execute(sql.UPGRADE_DELTA_SHAPE)
         self.env.cr.execute(sql.CREATE_TABLES)
         self.env.cr.execute(sql.CREATE_INDEXES)
         self.env.cr.execute(sql.CREATE_COUNT_TRIGGERS)

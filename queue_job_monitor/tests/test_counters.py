@@ -76,3 +76,23 @@ class TestCounters(MonitorCase):
         job.button_done()
         totals = self.totals()
         self.assertEqual(totals[("root.o", "done")], 1)
+
+    def test_deltas_of_the_first_shape_are_kept_on_upgrade(self):
+        # Up to 18.0.1.0.0, a delta was one row per kind and histogram bucket.
+        self.env.cr.execute("""
+            DROP TABLE queue_job_monitor_delta;
+            CREATE TABLE queue_job_monitor_delta (
+                at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'), channel varchar, func varchar,
+                kind varchar NOT NULL, bucket smallint NOT NULL DEFAULT 0, n bigint NOT NULL,
+                seconds float8 NOT NULL DEFAULT 0);
+            INSERT INTO queue_job_monitor_delta (channel, func, kind, bucket, n, seconds)
+            VALUES ('root.old', 'f', 'done', 0, 4, 0), ('root.old', 'f', 'run', 3, 4, 1.2);
+        """)
+        self.monitor.init()
+        totals = self.totals()
+        self.assertEqual((totals.get(("root.old", "done")), totals.get(("root.old", "run:3"))), (4, 4))
+        # The table has today's shape, and the trigger writes to it.
+        job = self.insert_job("started", "root.old", started_ago=1)
+        self.set_state([job], "done", done_ago=0, exec_time=0.3)
+        self.assertEqual(self.totals()[("root.old", "done")], 5)
+
