@@ -13,7 +13,8 @@ and median of --repeat runs:
 - one minute snapshot (fold + ``channel_figures`` + minute counts);
 - the counting triggers' cost on the queue's own writes: one INSERT of
   10,000 jobs and 2,000 single-row UPDATEs (pending -> started -> done),
-  with and without the triggers, side by side.
+  with the triggers, without them, and with a row trigger that does
+  nothing (the cost of any row trigger), in turns.
 
 Not a test: figures go to stdout, to be copied into bench/README.md.
 """
@@ -145,15 +146,30 @@ def main() -> int:
             cr.execute(writes_sql)
             cr.execute("DELETE FROM queue_job WHERE channel = 'root.w'")
 
-        samples = {"on": [], "off": []}
-        for _round in range(args.repeat):  # alternate, so that load from elsewhere hits both alike
-            for state in ("on", "off"):
-                cr.execute(sql.CREATE_COUNT_TRIGGERS if state == "on" else sql.DROP_COUNT_TRIGGERS)
+        # "empty": the same row trigger (same WHEN clause) calling a function
+        # that does nothing: what calling any row trigger on queue_job costs.
+        empty_trigger = (
+            "CREATE OR REPLACE FUNCTION queue_job_monitor_count_nothing() RETURNS trigger AS $$"
+            " BEGIN RETURN NULL; END; $$ LANGUAGE plpgsql;"
+            + sql.CREATE_COUNT_TRIGGERS.replace(
+                "EXECUTE FUNCTION queue_job_monitor_count_update();", "EXECUTE FUNCTION queue_job_monitor_count_nothing();"
+            )
+        )
+        assert "EXECUTE FUNCTION queue_job_monitor_count_nothing();" in empty_trigger
+        setups = {"on": sql.CREATE_COUNT_TRIGGERS, "off": sql.DROP_COUNT_TRIGGERS, "empty": empty_trigger}
+        samples = {state: [] for state in setups}
+        for _round in range(args.repeat):  # alternate, so that load from elsewhere hits all alike
+            for state, setup in setups.items():
+                cr.execute(sql.DROP_COUNT_TRIGGERS)
+                cr.execute(setup)
                 samples[state] += timed(f"10k-job INSERT + 2,000 UPDATEs, counting {state}", writes, 1)
+        cr.execute(sql.DROP_COUNT_TRIGGERS)
         cr.execute(sql.CREATE_COUNT_TRIGGERS)
-        on, off = statistics.median(samples["on"]), statistics.median(samples["off"])
+        cr.execute("DROP FUNCTION IF EXISTS queue_job_monitor_count_nothing()")
+        on, off, empty = (statistics.median(samples[state]) for state in ("on", "off", "empty"))
         print(f"counting triggers: {on - off:+.0f} ms over the 10,000-row INSERT and 2,000 UPDATEs "
-              f"({100 * (on - off) / off:+.1f} %, medians)")
+              f"({100 * (on - off) / off:+.1f} %, medians; {(on - off) / 1000:.3f} ms per job), "
+              f"of which an empty row trigger: {empty - off:+.0f} ms")
         conn.close()
     return 0
 
