@@ -157,22 +157,21 @@ DROP FUNCTION IF EXISTS queue_job_monitor_count_update();
 FOLD_LOCK = f"SELECT pg_advisory_xact_lock({MONITOR_LOCK_NS}, 0)"
 TRY_FOLD_LOCK = f"SELECT pg_try_advisory_xact_lock({MONITOR_LOCK_NS}, 0)"
 
+
+def _add_to_period_counts(period: str) -> str:
+    """INSERT the counts of the CTE ``moved`` into ``queue_job_monitor_count_<period>``, by ``period``."""
+    return f"""
+    INSERT INTO queue_job_monitor_count_{period} AS c ({period}, channel, func, kind, bucket, n, seconds)
+    SELECT date_trunc('{period}', at), channel, func, kind, bucket, sum(n), sum(seconds)
+      FROM moved GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT ({period}, channel, func, kind, bucket)
+    DO UPDATE SET n = c.n + EXCLUDED.n, seconds = c.seconds + EXCLUDED.seconds"""
+
+
 # The counts of a CTE ``moved`` added to the per-minute counts, the hourly
 # counts and the running totals (the tail of a WITH statement).
-_ADD_TO_COUNTS = """), per_minute AS (
-    INSERT INTO queue_job_monitor_count_minute AS m (minute, channel, func, kind, bucket, n, seconds)
-    SELECT date_trunc('minute', at), channel, func, kind, bucket,
-           sum(n), sum(seconds)
-      FROM moved GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (minute, channel, func, kind, bucket)
-    DO UPDATE SET n = m.n + EXCLUDED.n, seconds = m.seconds + EXCLUDED.seconds
-), per_hour AS (
-    INSERT INTO queue_job_monitor_count_hour AS h (hour, channel, func, kind, bucket, n, seconds)
-    SELECT date_trunc('hour', at), channel, func, kind, bucket,
-           sum(n), sum(seconds)
-      FROM moved GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (hour, channel, func, kind, bucket)
-    DO UPDATE SET n = h.n + EXCLUDED.n, seconds = h.seconds + EXCLUDED.seconds
+_ADD_TO_COUNTS = f"""), per_minute AS ({_add_to_period_counts("minute")}
+), per_hour AS ({_add_to_period_counts("hour")}
 )
 INSERT INTO queue_job_monitor_total AS t (channel, func, kind, bucket, n, seconds)
 SELECT channel, func, kind, bucket, sum(n), sum(seconds)
