@@ -8,7 +8,7 @@ from odoo.tests import HttpCase, tagged
 
 @tagged("post_install", "-at_install")
 class TestDemoTour(HttpCase):
-    def test_import_and_report_buttons_show_their_results(self):
+    def test_import_report_and_workflow_buttons_show_their_results(self):
         # The jobs run inside the button's request, as QUEUE_JOB__NO_DELAY
         # makes them. wkhtmltopdf cannot fetch the report's stylesheets from
         # this server meanwhile (the request holds the test cursor), so it is
@@ -28,3 +28,6 @@ class TestDemoTour(HttpCase):
         report = self.env["queue.job.demo.report"].search([("name", "=", "Tour report")])
         response = self.url_open(f"/web/content/{report.result_attachment_id.id}?download=true")
         self.assertTrue(response.content.startswith(b"%PDF"))
+
+        workflow = self.env["queue.job.demo.workflow"].search([("name", "=", "Tour workflow")])
+        self.assertEqual((workflow.state, len(workflow.partner_ids)), ("done", 20))

@@ -1,7 +1,7 @@
 import { registry } from "@web/core/registry";
 
-// A user imports contacts from the sample CSV file, then renders a PDF report
-// of contacts, and sees each result on its page.
+// A user imports contacts from the sample CSV file, renders a PDF report of
+// contacts, then runs the workflow, and sees each result on its page.
 registry.category("web_tour.tours").add("queue_job_demo_tour", {
     url: "/odoo/action-queue_job_demo.queue_job_demo_import_action",
     steps: () => [
@@ -20,5 +20,15 @@ registry.category("web_tour.tours").add("queue_job_demo_tour", {
         { content: "Render it", trigger: "button[name=action_start]", run: "click" },
         { content: "The report is offered", trigger: ".alert-success:contains(40 contacts in Tour report.pdf)" },
         { trigger: ".alert-success button[name=action_download_result]" },
+        { content: "Open the workflow page", trigger: ".o_menu_sections :contains(Workflow)", run: "click" },
+        { trigger: ".o_list_button_add", run: "click" },
+        { trigger: "div[name=name] input", run: "edit Tour workflow" },
+        { trigger: "div[name=contact_count] input", run: "edit 20" },
+        { content: "The steps are listed once it starts", trigger: ".o_notebook th:contains(Description)" },
+        { content: "Start it", trigger: "button[name=action_start]", run: "click" },
+        {
+            content: "The summary of the import and its checks",
+            trigger: ".alert-success:contains(20 contacts imported and checked: 9 problems)",
+        },
     ],
 });
